@@ -1,0 +1,145 @@
+"""Training throughput of rnn_tf.RNN against keras.layers.SimpleRNN, measured in one run.
+
+One step = forward, BPTT and an Adam update of `layer -> Dense(C) -> softmax CE`, on the
+four configurations of ../shared/bench/README.md. Reports median tokens/s over repeats
+(round-robin, so drift hits every variant alike) and the ratio to keras SimpleRNN.
+
+    python benchmarks/train_throughput.py                 # all four, ~10 min on 2 cores
+    python benchmarks/train_throughput.py --configs char --repeats 5
+
+Variants:
+  keras        keras.layers.SimpleRNN(return_sequences=True), one-hot float input,
+               train step in tf.function (the baseline of the ratios)
+  keras_xla    the same step with jit_compile=True
+  rnn_tf       rnn_tf.RNN: token ids (input_dim=V) for vocabulary configs, float otherwise
+  rnn_tf_xla   the same step with jit_compile=True
+  rnn_tf_onehot[_xla]  rnn_tf.RNN fed the same one-hot floats as keras (vocab configs)
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import rnn_tf  # noqa: E402
+
+# The harness's four configurations (../shared/bench/README.md).
+CONFIGS = {
+    "char": dict(B=64, T=100, V=65, H=256, C=65),
+    "seed": dict(B=32, T=50, V=10000, H=100, C=10000),
+    "wide": dict(B=128, T=50, X=128, H=1024, C=128),
+    "long": dict(B=16, T=1000, V=65, H=128, C=65),
+}
+
+
+def make_step(layer, cfg, jit):
+    head = keras.layers.Dense(cfg["C"])
+    opt = keras.optimizers.Adam(1e-3)
+
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            logits = head(layer(x))
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+        variables = layer.trainable_variables + head.trainable_variables
+        grads = tape.gradient(loss, variables)
+        grads = [tf.convert_to_tensor(g) for g in grads]   # IndexedSlices from a gather
+        opt.apply_gradients(zip(grads, variables))
+        return loss
+    return tf.function(step, jit_compile=jit)
+
+
+def variants(cfg):
+    H, V = cfg["H"], cfg.get("V")
+    out = {
+        "keras": (lambda: keras.layers.SimpleRNN(H, return_sequences=True), "onehot", False),
+        "keras_xla": (lambda: keras.layers.SimpleRNN(H, return_sequences=True), "onehot", True),
+    }
+    if V:
+        out["rnn_tf"] = (lambda: rnn_tf.RNN(H, input_dim=V, return_sequences=True), "ids", False)
+        out["rnn_tf_xla"] = (lambda: rnn_tf.RNN(H, input_dim=V, return_sequences=True), "ids",
+                             True)
+        out["rnn_tf_onehot"] = (lambda: rnn_tf.RNN(H, return_sequences=True), "onehot", False)
+        out["rnn_tf_onehot_xla"] = (lambda: rnn_tf.RNN(H, return_sequences=True), "onehot",
+                                    True)
+    else:
+        out["rnn_tf"] = (lambda: rnn_tf.RNN(H, return_sequences=True), "onehot", False)
+        out["rnn_tf_xla"] = (lambda: rnn_tf.RNN(H, return_sequences=True), "onehot", True)
+    return out
+
+
+def bench_config(name, cfg, args):
+    rng = np.random.default_rng(0)
+    B, T, C = cfg["B"], cfg["T"], cfg["C"]
+    y = tf.constant(rng.integers(0, C, (B, T)), tf.int32)
+    if cfg.get("V"):
+        ids = tf.constant(rng.integers(0, cfg["V"], (B, T)), tf.int32)
+        data = {"ids": ids, "onehot": tf.one_hot(ids, cfg["V"])}
+    else:
+        data = {"onehot": tf.constant(rng.standard_normal((B, T, cfg["X"])), tf.float32)}
+    runs = {}
+    for vname, (make, kind, jit) in variants(cfg).items():
+        if args.variants and vname not in args.variants:
+            continue
+        keras.utils.set_random_seed(0)
+        step = make_step(make(), cfg, jit)
+        x = data[kind]
+        step(x, y).numpy()                                  # trace / compile
+        t0 = time.perf_counter()
+        for _ in range(args.warmup):
+            step(x, y)
+        step(x, y).numpy()
+        est = (time.perf_counter() - t0) / (args.warmup + 1)
+        n = max(3, int(args.target_s / est))
+        runs[vname] = (step, x, n)
+        print(f"[{name}] {vname:18s} est {est * 1e3:8.2f} ms/step -> {n} steps/rep",
+              file=sys.stderr, flush=True)
+    times = {v: [] for v in runs}
+    for _ in range(args.repeats):
+        for vname, (step, x, n) in runs.items():
+            t0 = time.perf_counter()
+            for _ in range(n):
+                loss = step(x, y)
+            loss.numpy()
+            times[vname].append((time.perf_counter() - t0) / n)
+    tok = {v: statistics.median([B * T / s for s in ts]) for v, ts in times.items()}
+    base = tok.get("keras")
+    rows = []
+    for vname, t in tok.items():
+        row = dict(config=name, variant=vname, tokens_per_s=round(t, 1),
+                   ratio_vs_keras=round(t / base, 3) if base else None,
+                   reps=[round(B * T / s, 1) for s in times[vname]])
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
+    p.add_argument("--variants", nargs="*", default=None)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--target-s", type=float, default=3.0, help="seconds per repeat")
+    args = p.parse_args()
+    rows = []
+    for name in args.configs:
+        rows += bench_config(name, CONFIGS[name], args)
+    print("\n| config | variant | tokens/s (median) | ratio vs keras SimpleRNN |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['config']} | {r['variant']} | {r['tokens_per_s']:,.0f} | "
+              f"{r['ratio_vs_keras']:.2f}× |")
+
+
+if __name__ == "__main__":
+    main()

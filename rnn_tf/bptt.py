@@ -1,0 +1,153 @@
+"""Backpropagation through time for the vanilla cell, written out as the lecture draws it.
+
+The forward pass runs `a<t> = g(a<t-1> W_aa + xp<t>)` in a `tf.while_loop`; the backward
+pass is explicit (`tf.custom_gradient`):
+
+    backwards through time, one small product per step:
+        g<t>      = dL/da<t> (from the outputs) + dL/da<t> (from step t+1)
+        dz<t>     = g<t> * g'(z<t>)                      # g' from a<t> = g(z<t>)
+        dL/da<t-1> (via the recurrence) = dz<t> W_aa^T
+    then the weight gradients as large products after the loop:
+        dL/dW_aa  = [a<0>..a<T-1>]^T [dz<1>..dz<T>]       # one (H x TB) @ (TB x H)
+        dL/dxp<t> = dz<t>                                  # W_ax, b_a follow by autodiff
+
+Masked steps keep the previous state (a<t> = a<t-1>), so their gradient passes straight
+through to a<t-1> and their dz is zero.
+
+Everything here is time-major: `<float>[time, batch, units]`. The layer transposes.
+"""
+
+import tensorflow as tf
+
+from rnn_tf.cells import OUTPUT_DERIVATIVES
+
+# keras' backend.rnn uses 32 too; lets the executor overlap the TensorArray reads/writes.
+PARALLEL_ITERATIONS = 32
+
+
+def _time_steps(x):
+    return x.shape[0] if x.shape[0] is not None else tf.shape(x)[0]
+
+
+def _unstack(x, element_shape):
+    return tf.TensorArray(x.dtype, size=_time_steps(x), element_shape=element_shape,
+                          infer_shape=False).unstack(x)
+
+
+def _forward(step, a0, T, mask_ta, input_ta):
+    """Runs `a<t> = step(x<t>, a<t-1>)` for t < T. Returns A <float>[T, batch, units]."""
+    out = tf.TensorArray(a0.dtype, size=T, element_shape=a0.shape)
+
+    def body(t, a, out):
+        a_next = step(input_ta.read(t), a)                       # (B, H)
+        if mask_ta is not None:
+            a_next = tf.where(mask_ta.read(t), a_next, a)        # padded: keep a<t-1>
+        return t + 1, a_next, out.write(t, a_next)
+
+    _, _, out = tf.while_loop(lambda t, *_: t < T, body, (tf.constant(0), a0, out),
+                              maximum_iterations=T, parallel_iterations=PARALLEL_ITERATIONS)
+    return out.stack()
+
+
+def _backward(A, dA, W_aa, a0, mask, activation):
+    """The BPTT loop. Returns dZ <float>[T, B, H] (dL/dz<t>) and dL/da<0> <float>[B, H]."""
+    T = _time_steps(A)
+    gprime = OUTPUT_DERIVATIVES[activation](A)                  # (T, B, H), all steps at once
+    gprime_ta = _unstack(gprime, a0.shape)
+    dA_ta = _unstack(dA, a0.shape)
+    mask_ta = None if mask is None else _unstack(mask, None)
+    dZ = tf.TensorArray(A.dtype, size=T, element_shape=a0.shape)
+
+    def body(t, dh, dZ):
+        g = dA_ta.read(t) + dh                                   # dL/da<t>, (B, H)
+        if mask_ta is None:
+            dz = g * gprime_ta.read(t)
+            dh_prev = tf.matmul(dz, W_aa, transpose_b=True)      # the one small product
+        else:
+            m = mask_ta.read(t)                                  # (B, 1) bool
+            dz = tf.where(m, g * gprime_ta.read(t), tf.zeros_like(g))
+            dh_prev = tf.matmul(dz, W_aa, transpose_b=True) + tf.where(m, tf.zeros_like(g), g)
+        return t - 1, dh_prev, dZ.write(t, dz)
+
+    _, da0, dZ = tf.while_loop(lambda t, *_: t >= 0, body,
+                               (T - 1, tf.zeros_like(a0), dZ), maximum_iterations=T,
+                               parallel_iterations=PARALLEL_ITERATIONS)
+    return dZ.stack(), da0
+
+
+def _recurrent_weight_grad(A, dZ, a0):
+    """dL/dW_aa = sum_t a<t-1>^T dz<t>, as one big product (plus a<0>'s term)."""
+    H = A.shape[-1]
+    A_prev = tf.reshape(A[:-1], [-1, H])                         # a<1>..a<T-1>, (T-1)B x H
+    dZ_next = tf.reshape(dZ[1:], [-1, H])                        # dz<2>..dz<T>
+    return (tf.matmul(A_prev, dZ_next, transpose_a=True)
+            + tf.matmul(a0, dZ[0], transpose_a=True))
+
+
+def fused_unroll(xp, W_aa, a0, mask, activation):
+    """a<t> = g(a<t-1> W_aa + xp<t>) for all t, with the explicit BPTT gradient.
+
+    Args:
+      xp: <float>[time, batch, units], the hoisted input term x<t> W_ax + b_a.
+      W_aa: <float>[units, units].
+      a0: <float>[batch, units], the initial state.
+      mask: <bool>[time, batch, 1] or None; False steps keep the previous state.
+      activation: a key of `cells.OUTPUT_DERIVATIVES` ('tanh', 'relu', ...).
+    Returns:
+      A: <float>[time, batch, units], a<1>..a<T>.
+    """
+    act = {"tanh": tf.tanh, "relu": tf.nn.relu, "sigmoid": tf.sigmoid,
+           "linear": tf.identity}[activation]
+
+    @tf.custom_gradient
+    def core(xp, W_aa, a0):
+        mask_ta = None if mask is None else _unstack(mask, None)
+        A = _forward(lambda x_t, a: act(tf.matmul(a, W_aa) + x_t), a0, _time_steps(xp),
+                     mask_ta, _unstack(xp, a0.shape))
+
+        def grad(dA):
+            dZ, da0 = _backward(A, dA, W_aa, a0, mask, activation)
+            return dZ, _recurrent_weight_grad(A, dZ, a0), da0
+
+        return A, grad
+
+    return core(xp, W_aa, a0)
+
+
+def fused_unroll_stacked(x, W_aa, W_ax, b_a, a0, mask, activation):
+    """The stacked form a<t> = g([a<t-1>; x<t>] W_a + b_a), W_a = [W_aa; W_ax].
+
+    One (B x (H+X)) @ ((H+X) x H) product per step. The backward is the same BPTT loop;
+    the weight gradient is one product of [A_prev, X]^T with dZ.
+
+    Args:
+      x: <float>[time, batch, features].
+      W_aa: <float>[units, units]; W_ax: <float>[features, units]; b_a: <float>[units].
+      a0: <float>[batch, units]; mask: <bool>[time, batch, 1] or None.
+    Returns:
+      A: <float>[time, batch, units].
+    """
+    act = {"tanh": tf.tanh, "relu": tf.nn.relu, "sigmoid": tf.sigmoid,
+           "linear": tf.identity}[activation]
+    H = W_aa.shape[0]
+
+    @tf.custom_gradient
+    def core(x, W_aa, W_ax, b_a, a0):
+        W_a = tf.concat([W_aa, W_ax], axis=0)                       # (H + X, H)
+        mask_ta = None if mask is None else _unstack(mask, None)
+        step = lambda x_t, a: act(tf.matmul(tf.concat([a, x_t], -1), W_a) + b_a)
+        A = _forward(step, a0, _time_steps(x), mask_ta, _unstack(x, None))
+
+        def grad(dA):
+            dZ, da0 = _backward(A, dA, W_aa, a0, mask, activation)
+            X = tf.shape(x)[-1]
+            A_prev = tf.concat([a0[None], A[:-1]], axis=0)          # (T, B, H)
+            stacked_in = tf.reshape(tf.concat([A_prev, x], -1), [-1, H + X])
+            dZ2 = tf.reshape(dZ, [-1, H])
+            dW_a = tf.matmul(stacked_in, dZ2, transpose_a=True)    # ((H+X) x H), one product
+            dx = tf.reshape(tf.matmul(dZ2, W_ax, transpose_b=True), tf.shape(x))  # (T, B, X)
+            return dx, dW_a[:H], dW_a[H:], tf.reduce_sum(dZ2, 0), da0
+
+        return A, grad
+
+    return core(x, W_aa, W_ax, b_a, a0)

@@ -1,0 +1,370 @@
+"""`rnn_tf.RNN`: the layer that unrolls a cell over time inside a TensorFlow graph.
+
+The public API is batch-major, `<float>[batch, time, features]`; inside, the sequence is
+transposed to time-major so each step reads one `[batch, ...]` slab from a TensorArray.
+"""
+
+import keras
+import tensorflow as tf
+
+from rnn_tf import bptt
+from rnn_tf import cells
+from rnn_tf import device
+
+_CELL_ARGS = ("activation", "use_bias", "input_dim", "stacked",
+              "kernel_initializer", "recurrent_initializer", "bias_initializer",
+              "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+              "kernel_constraint", "recurrent_constraint", "bias_constraint")
+
+CELLS = {"vanilla": cells.VanillaCell}
+
+
+def dynamic_unroll(step, input_sequence, initial_state, mask=None):
+    """Generic unroll: `output<t>, state<t> = step(input<t>, state<t-1>)`, autodiff BPTT.
+
+    Args:
+      step: callable (x_t, prev_state) -> (output, next_state); states are nests of
+        `<float>[batch, n]` tensors.
+      input_sequence: `[time, batch, ...]` tensor (time-major).
+      initial_state: nest of `<float>[batch, n]`.
+      mask: `<bool>[time, batch, 1]` or None. A masked step keeps the previous state.
+    Returns:
+      (output_sequence `[time, batch, n]`, final_state nest).
+    """
+    T = tf.shape(input_sequence)[0]
+    inputs_ta = tf.TensorArray(input_sequence.dtype, size=T,
+                               infer_shape=False).unstack(input_sequence)
+    mask_ta = None if mask is None else tf.TensorArray(
+        tf.bool, size=T, infer_shape=False).unstack(mask)
+    flat0 = tf.nest.flatten(initial_state)
+    out_shape = tf.TensorShape(flat0[0].shape[:1]).concatenate([None])
+    outputs_ta = tf.TensorArray(flat0[0].dtype, size=T, element_shape=out_shape)
+
+    def body(t, flat_state, outputs_ta):
+        prev_state = tf.nest.pack_sequence_as(initial_state, flat_state)
+        output, next_state = step(inputs_ta.read(t), prev_state)
+        flat_next = tf.nest.flatten(next_state)
+        if mask_ta is not None:
+            m = mask_ta.read(t)
+            flat_next = [tf.where(m, n, p) for n, p in zip(flat_next, flat_state)]
+        return t + 1, flat_next, outputs_ta.write(t, output)
+
+    _, flat_final, outputs_ta = tf.while_loop(
+        lambda t, *_: t < T, body, (tf.constant(0), flat0, outputs_ta),
+        maximum_iterations=T, parallel_iterations=bptt.PARALLEL_ITERATIONS)
+    return outputs_ta.stack(), tf.nest.pack_sequence_as(initial_state, flat_final)
+
+
+@keras.saving.register_keras_serializable(package="rnn_tf")
+class RNN(keras.layers.Layer):
+    """The lecture's RNN as a Keras layer: `a<t> = g(a<t-1> W_aa + x<t> W_ax + b_a)`.
+
+    One set of parameters (`W_aa`, `W_ax`, `b_a`, in the cell) is shared by every step.
+    The input term is computed for all steps at once (one matrix product, or one gather
+    for token ids), the recurrence runs in a `tf.while_loop`, and the backward pass is the
+    explicit BPTT of `rnn_tf.bptt` (tanh, relu, sigmoid and linear g).
+
+    Args:
+      units: int > 0, size of the state a<t>.
+      cell: 'vanilla' (default) or a Keras RNN cell instance (state_size, call(x, states)).
+      activation: g, 'tanh' (default) or 'relu' or any Keras activation.
+      use_bias: add b_a.
+      input_dim: vocabulary size V when the inputs are `<int32>[batch, time]` token ids;
+        `x<t> W_ax` is then the row `W_ax[id]`. None for float inputs.
+      stacked: compute `[a<t-1>; x<t>] W_a` per step (see `VanillaCell`).
+      return_sequences: return all a<t>, `[batch, time, units]`, instead of the last.
+      return_state: also return the final state `[batch, units]`.
+      go_backwards: process the sequence in reverse and return the reversed sequence
+        (as `keras.layers.SimpleRNN` does).
+      stateful: carry the final state of one call into the next (truncated BPTT); needs a
+        fixed batch size. `reset_state()` sets it back to zero.
+      kernel_initializer, recurrent_initializer, bias_initializer, *_regularizer,
+      *_constraint: for W_ax, W_aa, b_a, as in Keras.
+
+    Call arguments:
+      inputs: `<float>[batch, time, features]`, or `<int32>[batch, time]` ids with
+        `input_dim`.
+      initial_state: `<float>[batch, units]` (or a one-element list), a<0>; default zeros.
+      mask: `<bool>[batch, time]`, the Keras mask. A padded step keeps the previous state
+        and outputs zeros.
+      lengths: `<int32>[batch]` valid lengths; the same as a mask of `t < length`.
+        Combined with `mask` by AND when both are given.
+      training: unused by the vanilla cell; passed to custom cells.
+
+    Returns:
+      `<float>[batch, time, units]` if return_sequences else `<float>[batch, units]`;
+      with return_state, `[output, final_state]`.
+
+    Example:
+    >>> layer = RNN(16, return_sequences=True)
+    >>> layer(tf.zeros([2, 5, 3])).shape
+    TensorShape([2, 5, 16])
+    >>> RNN(16, input_dim=10000)(tf.constant([[3, 9999]])).shape
+    TensorShape([1, 16])
+    """
+
+    def __init__(self, units, cell="vanilla", activation="tanh", use_bias=True,
+                 input_dim=None, stacked=False, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        cell_kwargs = dict(
+            activation=activation, use_bias=use_bias, input_dim=input_dim, stacked=stacked,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint)
+        if isinstance(cell, str):
+            if cell not in CELLS:
+                raise ValueError(f"Unknown cell {cell!r}. Use one of {sorted(CELLS)} or pass "
+                                 "a Keras RNN cell instance.")
+            self.cell_name = cell
+            self.cell = CELLS[cell](units, dtype=self.dtype_policy, name=f"{cell}_cell",
+                                    **cell_kwargs)
+        elif hasattr(cell, "state_size") and callable(cell):
+            self.cell_name = None
+            self.cell = cell
+        else:
+            raise ValueError(f"cell must be a name in {sorted(CELLS)} or a Keras RNN cell "
+                             f"(with state_size and call(inputs, states)); received {cell!r}.")
+        if stacked and input_dim is not None:
+            raise ValueError("stacked=True computes [a<t-1>; x<t>] W_a from float inputs; it "
+                             f"cannot take token ids (input_dim={input_dim}). Drop one of them.")
+        self.units = units
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = bool(stateful)
+        self.supports_masking = True
+        self._implementation = device.select_implementation(self.cell)
+        self._eager_fns = {}
+        self.state = None
+
+    @property
+    def input_dim(self):
+        return getattr(self.cell, "input_dim", None)
+
+    @property
+    def implementation(self):
+        """`device.Implementation`: whether the fused BPTT kernel is used, and why."""
+        return self._implementation
+
+    # ------------------------------------------------------------------ build / state
+    def build(self, input_shape, *args, **kwargs):
+        input_shape = tuple(input_shape)
+        self._check_input_rank(len(input_shape), None)
+        cell_shape = (input_shape[0], input_shape[-1]) if self.input_dim is None else \
+            (input_shape[0],)
+        if not self.cell.built:
+            self.cell.build(cell_shape)
+        if self.stateful:
+            batch = input_shape[0]
+            if batch is None:
+                raise ValueError(
+                    "stateful=True needs a fixed batch size to hold the state between "
+                    f"calls; received input shape {input_shape}. Use keras.Input("
+                    "batch_shape=(batch, time, features)) or call the layer on a batch.")
+            self.state = self.add_weight(name="state", shape=(batch, self.units),
+                                         initializer="zeros", trainable=False)
+        self.built = True
+
+    def reset_state(self):
+        """Sets the carried state of a stateful layer back to a<0> = 0."""
+        if self.state is not None:
+            self.state.assign(tf.zeros_like(self.state))
+
+    reset_states = reset_state
+
+    # ------------------------------------------------------------------ validation
+    def _check_input_rank(self, rank, dtype):
+        if self.input_dim is not None:
+            if rank != 2 or (dtype is not None and not dtype.is_integer):
+                raise ValueError(
+                    f"input_dim={self.input_dim} means the inputs are integer token ids "
+                    f"<int32>[batch, time]; received rank {rank}"
+                    f"{'' if dtype is None else ' ' + dtype.name} input. Pass ids (e.g. "
+                    "tf.argmax(one_hot, -1)) or build the layer without input_dim.")
+        elif rank != 3 or (dtype is not None and dtype.is_integer):
+            hint = ("For token ids pass input_dim=<vocabulary size>." if dtype is not None
+                    and dtype.is_integer else
+                    "Add a time axis (x[:, None, :]) for a single step, or pass token ids "
+                    "with input_dim=<vocabulary size>.")
+            raise ValueError(
+                "RNN expects <float>[batch, time, features] inputs; received rank "
+                f"{rank}{'' if dtype is None else ' ' + dtype.name} input. {hint}")
+
+    def _validate(self, inputs, mask, lengths, initial_state):
+        self._check_input_rank(inputs.shape.rank, inputs.dtype)
+        batch_time = inputs.shape[:2]
+        if mask is not None and not mask.shape.is_compatible_with(batch_time):
+            raise ValueError(
+                f"mask must be <bool>[batch, time] = {batch_time.as_list()}; received shape "
+                f"{mask.shape.as_list()}. Pass one flag per input step.")
+        if lengths is not None and not lengths.shape.is_compatible_with(batch_time[:1]):
+            raise ValueError(
+                f"lengths must be <int32>[batch] = {batch_time[:1].as_list()}; received "
+                f"shape {lengths.shape.as_list()}. Pass one valid length per example.")
+        if initial_state is not None and not initial_state.shape.is_compatible_with(
+                [batch_time[0], self.units]):
+            raise ValueError(
+                f"initial_state must be <float>[batch, units] = [{batch_time[0]}, "
+                f"{self.units}]; received shape {initial_state.shape.as_list()}.")
+        if tf.executing_eagerly():   # value checks need values; graphs get them in the op
+            if self.input_dim is not None and tf.size(inputs) > 0:
+                lo, hi = int(tf.reduce_min(inputs)), int(tf.reduce_max(inputs))
+                if lo < 0 or hi >= self.input_dim:
+                    raise ValueError(
+                        f"token ids must lie in [0, input_dim={self.input_dim}); received "
+                        f"ids from {lo} to {hi}. Raise input_dim to the vocabulary size or "
+                        "map unknown tokens to an [UNK] id.")
+            if lengths is not None and tf.size(lengths) > 0:
+                T = inputs.shape[1]
+                lo, hi = int(tf.reduce_min(lengths)), int(tf.reduce_max(lengths))
+                if lo < 0 or (T is not None and hi > T):
+                    raise ValueError(
+                        f"lengths must lie in [0, time={T}]; received lengths from {lo} to "
+                        f"{hi}. Pass the number of valid steps of each example.")
+
+    # ------------------------------------------------------------------ call
+    def call(self, inputs, initial_state=None, mask=None, lengths=None, training=None):
+        inputs = tf.convert_to_tensor(inputs)
+        if isinstance(initial_state, (list, tuple)):
+            if len(initial_state) != 1:
+                raise ValueError(f"The vanilla RNN has one state; received {len(initial_state)}"
+                                 " initial states. Pass a single <float>[batch, units] tensor.")
+            initial_state = initial_state[0]
+        if initial_state is not None:
+            initial_state = tf.cast(initial_state, self.compute_dtype)
+        if mask is not None:
+            mask = tf.cast(mask, tf.bool)
+        if lengths is not None:
+            lengths = tf.cast(lengths, tf.int32)
+        self._validate(inputs, mask, lengths, initial_state)
+        if lengths is not None:
+            from_lengths = tf.sequence_mask(lengths, tf.shape(inputs)[1])
+            mask = from_lengths if mask is None else tf.logical_and(mask, from_lengths)
+        if initial_state is None and self.stateful:
+            initial_state = tf.cast(self.state, self.compute_dtype)
+        if initial_state is None:
+            initial_state = tf.zeros(tf.stack([tf.shape(inputs)[0], self.units]),
+                                     self.compute_dtype)
+        if tf.executing_eagerly():
+            output_sequence, final_state = self._eager_fn(inputs, mask)(
+                inputs, initial_state, *([] if mask is None else [mask]))
+        else:
+            output_sequence, final_state = self._unroll(inputs, initial_state, mask)
+        if self.stateful:
+            self.state.assign(tf.cast(final_state, self.state.dtype))
+        output = output_sequence if self.return_sequences else final_state
+        return [output, final_state] if self.return_state else output
+
+    def _eager_fn(self, inputs, mask):
+        """A tf.function per (dtype, has-mask) with batch and time left open: a new
+        sequence length or batch size reuses the same graph instead of retracing."""
+        key = (inputs.dtype, mask is not None)
+        if key not in self._eager_fns:
+            signature = [tf.TensorSpec([None, None] + inputs.shape[2:].as_list(), inputs.dtype),
+                         tf.TensorSpec([None, self.units], self.compute_dtype)]
+            if mask is not None:
+                signature.append(tf.TensorSpec([None, None], tf.bool))
+            self._eager_fns[key] = tf.function(
+                lambda x, a0, m=None: self._unroll(x, a0, m), input_signature=signature,
+                autograph=False)
+        return self._eager_fns[key]
+
+    def _unroll(self, inputs, initial_state, mask):
+        """Runs the cell over time. Batch-major in and out; time-major inside.
+
+        Args:
+          inputs: <float>[B, T, X] or <int32>[B, T].
+          initial_state: <float>[B, H].
+          mask: <bool>[B, T] or None.
+        Returns:
+          output_sequence <float>[B, T, H] (zeros at padded steps), final_state <float>[B, H].
+        """
+        perm = [1, 0] + list(range(2, inputs.shape.rank))
+        x = tf.transpose(inputs, perm)                                  # (T, B, ...)
+        m = None if mask is None else tf.transpose(mask)[:, :, None]    # (T, B, 1)
+        if self.go_backwards:
+            x = tf.reverse(x, [0])
+            m = None if m is None else tf.reverse(m, [0])
+        if self._implementation.fused:
+            A = self._fused(x, initial_state, m)                        # (T, B, H)
+            if A.shape[0] is not None and A.shape[0] > 0:
+                final_state = A[-1]
+            else:   # time unknown here (or 0): a sequence of length 0 ends in a<0>
+                final_state = tf.cond(tf.shape(A)[0] > 0, lambda: A[-1],
+                                      lambda: initial_state)
+        else:
+            A, final_state = self._generic(x, initial_state, m, training=None)
+        output_sequence = A if m is None else tf.where(m, A, tf.zeros_like(A))
+        return tf.transpose(output_sequence, [1, 0, 2]), final_state     # (B, T, H)
+
+    def _fused(self, x, a0, m):
+        cell = self.cell
+        W_aa, W_ax, b_a = cell.weight_tensors(self.compute_dtype)
+        name = cells.activation_name(cell.activation)
+        if cell.stacked:
+            b = b_a if b_a is not None else tf.zeros([self.units], W_aa.dtype)
+            return bptt.fused_unroll_stacked(x, W_aa, W_ax, b, a0, m, name)
+        xp = cell.project_inputs(x, W_ax, b_a)                            # (T, B, H), hoisted
+        return bptt.fused_unroll(xp, W_aa, a0, m, name)
+
+    def _generic(self, x, a0, m, training):
+        cell = self.cell
+        if isinstance(cell, cells.VanillaCell):
+            W_aa, W_ax, b_a = cell.weight_tensors(self.compute_dtype)
+            if cell.stacked:
+                W_a = tf.concat([W_aa, W_ax], 0)
+                step = lambda x_t, a: (lambda n: (n, n))(cell.stacked_step(x_t, a, W_a, b_a))
+            else:
+                x = cell.project_inputs(x, W_ax, b_a)                      # hoisted
+                step = lambda x_t, a: (lambda n: (n, n))(cell.step(x_t, a, W_aa))
+            return dynamic_unroll(step, x, a0, m)
+
+        def step(x_t, states):
+            output, next_states = cell(x_t, [states], training=training)
+            return output, next_states[0]
+        return dynamic_unroll(step, x, a0, m)
+
+    # ------------------------------------------------------------------ keras plumbing
+    def compute_output_shape(self, input_shape, *args, **kwargs):
+        batch, time = input_shape[0], input_shape[1]
+        out = (batch, time, self.units) if self.return_sequences else (batch, self.units)
+        return [out, (batch, self.units)] if self.return_state else out
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.return_sequences:
+            return [None, None] if self.return_state else None
+        out_mask = mask
+        if out_mask is not None and self.go_backwards:
+            out_mask = tf.reverse(out_mask, [1])
+        return [out_mask, None] if self.return_state else out_mask
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "stateful": self.stateful,
+        }
+        if self.cell_name is not None:
+            config["cell"] = self.cell_name
+            cell_config = self.cell.get_config()
+            config.update({k: cell_config[k] for k in _CELL_ARGS})
+        else:
+            config["cell"] = keras.saving.serialize_keras_object(self.cell)
+        return {**super().get_config(), **config}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("cell"), dict):
+            config["cell"] = keras.saving.deserialize_keras_object(config["cell"])
+        return cls(**config)
