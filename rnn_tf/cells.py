@@ -62,9 +62,10 @@ class VanillaCell(keras.layers.Layer):
       units: int > 0, size of the state a<t>.
       activation: g. 'tanh' (default), 'relu' or any Keras activation.
       use_bias: whether to add b_a.
-      input_dim: for integer token-id inputs, the vocabulary size V; `x<t> W_ax` is then
-        the row `W_ax[id]` (a gather), identical to the one-hot product and V times
-        cheaper. Leave None for float inputs (the width is read from the input).
+      input_dim: the size of x<t>. Needed for integer token-id inputs, where it is the
+        vocabulary size V and `x<t> W_ax` is the row `W_ax[id]` (a gather), identical to
+        the one-hot product and V times cheaper. For float inputs it may be left None
+        (read from the input) or must match the last axis.
       stacked: compute `[a<t-1>; x<t>] @ W_a` with `W_a = [W_aa ; W_ax]` as one matrix
         product per step (the lecture's stacked notation) instead of hoisting the input
         product out of the loop. Same numbers; mainly for teaching and checking.
@@ -124,13 +125,8 @@ class VanillaCell(keras.layers.Layer):
         self.state_size = units
         self.output_size = units
 
-    @property
-    def uses_ids(self):
-        """True when inputs are integer token ids and `x W_ax` is a row gather."""
-        return self.input_dim is not None
-
     def build(self, input_shape):
-        feature_dim = self.input_dim if self.uses_ids else input_shape[-1]
+        feature_dim = self.input_dim if self.input_dim is not None else input_shape[-1]
         if feature_dim is None:
             raise ValueError(
                 f"The last axis of the input (features) must be known to build the cell; "
@@ -167,7 +163,7 @@ class VanillaCell(keras.layers.Layer):
         Returns:
           <float>[..., units].
         """
-        if self.uses_ids:
+        if input_sequence.dtype.is_integer:
             # gather instead of one-hot matmul: identical result, V times less work
             xp = tf.gather(W_ax, input_sequence)
         else:
@@ -199,7 +195,7 @@ class VanillaCell(keras.layers.Layer):
     def call(self, inputs, states, training=None):
         prev_state = states[0] if isinstance(states, (list, tuple)) else states
         W_aa, W_ax, b_a = self.weight_tensors(prev_state.dtype)
-        if self.stacked and not self.uses_ids:
+        if self.stacked and not inputs.dtype.is_integer:
             W_a = tf.concat([W_aa, W_ax], axis=0)                     # (H + X, H)
             next_state = self.stacked_step(inputs, prev_state, W_a, b_a)
         else:

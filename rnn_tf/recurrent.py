@@ -69,8 +69,9 @@ class RNN(keras.layers.Layer):
       cell: 'vanilla' (default) or a Keras RNN cell instance (state_size, call(x, states)).
       activation: g, 'tanh' (default) or 'relu' or any Keras activation.
       use_bias: add b_a.
-      input_dim: vocabulary size V when the inputs are `<int32>[batch, time]` token ids;
-        `x<t> W_ax` is then the row `W_ax[id]`. None for float inputs.
+      input_dim: the size of x<t>. Required for `<int32>[batch, time]` token ids, where it
+        is the vocabulary size V and `x<t> W_ax` is the row `W_ax[id]`; optional for float
+        inputs (read from the last axis, which must then match).
       stacked: compute `[a<t-1>; x<t>] W_a` per step (see `VanillaCell`).
       return_sequences: return all a<t>, `[batch, time, units]`, instead of the last.
       return_state: also return the final state `[batch, units]`.
@@ -132,9 +133,6 @@ class RNN(keras.layers.Layer):
         else:
             raise ValueError(f"cell must be a name in {sorted(CELLS)} or a Keras RNN cell "
                              f"(with state_size and call(inputs, states)); received {cell!r}.")
-        if stacked and input_dim is not None:
-            raise ValueError("stacked=True computes [a<t-1>; x<t>] W_a from float inputs; it "
-                             f"cannot take token ids (input_dim={input_dim}). Drop one of them.")
         self.units = units
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
@@ -157,11 +155,11 @@ class RNN(keras.layers.Layer):
     # ------------------------------------------------------------------ build / state
     def build(self, input_shape, *args, **kwargs):
         input_shape = tuple(input_shape)
-        self._check_input_rank(len(input_shape), None)
-        cell_shape = (input_shape[0], input_shape[-1]) if self.input_dim is None else \
-            (input_shape[0],)
+        if len(input_shape) != 3 and not (len(input_shape) == 2 and self.input_dim):
+            self._check_input(len(input_shape), None, input_shape[-1])
         if not self.cell.built:
-            self.cell.build(cell_shape)
+            self.cell.build((input_shape[0], input_shape[-1] if len(input_shape) == 3
+                             else self.input_dim))
         if self.stateful:
             batch = input_shape[0]
             if batch is None:
@@ -169,8 +167,10 @@ class RNN(keras.layers.Layer):
                     "stateful=True needs a fixed batch size to hold the state between "
                     f"calls; received input shape {input_shape}. Use keras.Input("
                     "batch_shape=(batch, time, features)) or call the layer on a batch.")
-            self.state = self.add_weight(name="state", shape=(batch, self.units),
-                                         initializer="zeros", trainable=False)
+            # A plain tf.Variable, like keras' RNN states: checkpointed with the layer but
+            # not one of its weights, so get_weights() keeps SimpleRNN's layout.
+            self.state = tf.Variable(tf.zeros([batch, self.units], self.variable_dtype),
+                                     trainable=False, name="state")
         self.built = True
 
     def reset_state(self):
@@ -181,25 +181,33 @@ class RNN(keras.layers.Layer):
     reset_states = reset_state
 
     # ------------------------------------------------------------------ validation
-    def _check_input_rank(self, rank, dtype):
-        if self.input_dim is not None:
-            if rank != 2 or (dtype is not None and not dtype.is_integer):
+    def _check_input(self, rank, dtype, width):
+        ids = dtype is not None and dtype.is_integer
+        if ids and rank == 2:
+            if self.input_dim is None:
                 raise ValueError(
-                    f"input_dim={self.input_dim} means the inputs are integer token ids "
-                    f"<int32>[batch, time]; received rank {rank}"
-                    f"{'' if dtype is None else ' ' + dtype.name} input. Pass ids (e.g. "
-                    "tf.argmax(one_hot, -1)) or build the layer without input_dim.")
-        elif rank != 3 or (dtype is not None and dtype.is_integer):
-            hint = ("For token ids pass input_dim=<vocabulary size>." if dtype is not None
-                    and dtype.is_integer else
-                    "Add a time axis (x[:, None, :]) for a single step, or pass token ids "
-                    "with input_dim=<vocabulary size>.")
-            raise ValueError(
-                "RNN expects <float>[batch, time, features] inputs; received rank "
-                f"{rank}{'' if dtype is None else ' ' + dtype.name} input. {hint}")
+                    "Integer inputs are token ids <int32>[batch, time], and the layer needs "
+                    "the vocabulary size to hold W_ax: pass input_dim=<vocabulary size>.")
+            if getattr(self.cell, "stacked", False):
+                raise ValueError(
+                    "stacked=True computes [a<t-1>; x<t>] W_a from float inputs; it cannot "
+                    "take token ids. Pass one-hot floats or use stacked=False.")
+            return
+        if rank == 3 and not ids:
+            if (self.input_dim is not None and width is not None
+                    and width != self.input_dim):
+                raise ValueError(
+                    f"inputs have {width} features but input_dim={self.input_dim}. Pass "
+                    f"<float>[batch, time, {self.input_dim}] or set input_dim={width}.")
+            return
+        kind = "" if dtype is None else f" {dtype.name}"
+        raise ValueError(
+            "RNN expects <float>[batch, time, features] or <int32>[batch, time] token ids "
+            f"(with input_dim); received rank {rank}{kind} input. For one step of floats "
+            "add a time axis (x[:, None, :]); for ids pass input_dim=<vocabulary size>.")
 
     def _validate(self, inputs, mask, lengths, initial_state):
-        self._check_input_rank(inputs.shape.rank, inputs.dtype)
+        self._check_input(inputs.shape.rank, inputs.dtype, inputs.shape[-1])
         batch_time = inputs.shape[:2]
         if mask is not None and not mask.shape.is_compatible_with(batch_time):
             raise ValueError(
@@ -215,7 +223,7 @@ class RNN(keras.layers.Layer):
                 f"initial_state must be <float>[batch, units] = [{batch_time[0]}, "
                 f"{self.units}]; received shape {initial_state.shape.as_list()}.")
         if tf.executing_eagerly():   # value checks need values; graphs get them in the op
-            if self.input_dim is not None and tf.size(inputs) > 0:
+            if inputs.dtype.is_integer and tf.size(inputs) > 0:
                 lo, hi = int(tf.reduce_min(inputs)), int(tf.reduce_max(inputs))
                 if lo < 0 or hi >= self.input_dim:
                     raise ValueError(

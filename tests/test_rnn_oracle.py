@@ -1,0 +1,171 @@
+"""rnn_tf.RNN against the NumPy oracle: outputs and every gradient, within 1e-5, for tanh
+and relu, masked, reversed and stacked, eagerly, under tf.function and under XLA."""
+
+import itertools
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import rnn_tf
+from tests import rnn_oracle
+
+B, T, X, H = 3, 6, 4, 5
+
+
+def _weights(seed, scale=0.5):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((X, H)) * scale, rng.standard_normal((H, H)) * scale,
+            rng.standard_normal(H) * 0.1)
+
+
+def _mask(rng):
+    mask = rng.random((B, T)) > 0.3
+    mask[0] = True                          # a full row
+    mask[1] = False                         # an all-padding row: gives a<0>
+    return mask
+
+
+def _run(layer, x, a0, mask, d_out, d_final, mode):
+    """Loss = <outputs, d_out> + <final, d_final>, so dL/doutputs = d_out etc."""
+    def loss_and_grads(x, a0):
+        with tf.GradientTape() as tape:
+            tape.watch([x, a0])
+            out, final = layer(x, initial_state=a0, mask=mask)
+            loss = tf.reduce_sum(out * d_out) + tf.reduce_sum(final * d_final)
+        return (out, final) + tuple(
+            tape.gradient(loss, [x, a0] + layer.trainable_weights))
+
+    if mode == "eager":
+        tf.config.run_functions_eagerly(True)
+        try:
+            return loss_and_grads(x, a0)
+        finally:
+            tf.config.run_functions_eagerly(False)
+    if mode == "layer_call":                   # eager caller; the layer's own tf.function
+        return loss_and_grads(x, a0)
+    return tf.function(loss_and_grads, jit_compile=(mode == "xla"))(x, a0)
+
+
+CASES = list(itertools.product(["tanh", "relu"], [False, True], [False, True],
+                               [False, True], ["eager", "layer_call", "function", "xla"]))
+
+
+@pytest.mark.parametrize("act,masked,backwards,stacked,mode", CASES)
+def test_matches_numpy_oracle(act, masked, backwards, stacked, mode):
+    rng = np.random.default_rng(hash((act, masked, backwards, stacked)) % 2**32)
+    W_ax, W_aa, b_a = _weights(1)
+    x = rng.standard_normal((B, T, X))
+    a0 = rng.standard_normal((B, H)) * 0.3
+    mask = _mask(rng) if masked else None
+    d_out, d_final = rng.standard_normal((B, T, H)), rng.standard_normal((B, H))
+
+    layer = rnn_tf.RNN(H, activation=act, stacked=stacked, go_backwards=backwards,
+                       return_sequences=True, return_state=True)
+    layer.build((None, None, X))
+    layer.set_weights([w.astype(np.float32) for w in (W_ax, W_aa, b_a)])
+    assert layer.implementation.fused
+    f32 = lambda a: tf.constant(a, tf.float32)
+    got = _run(layer, f32(x), f32(a0), None if mask is None else tf.constant(mask),
+               f32(d_out), f32(d_final), mode)
+
+    out, final, states = rnn_oracle.forward(x, W_ax, W_aa, b_a, a0, mask, act, backwards)
+    grads = rnn_oracle.backward(x, W_ax, W_aa, states, d_out, d_final, act)
+    want = [out, final, grads["x"], grads["a0"], grads["W_ax"], grads["W_aa"], grads["b_a"]]
+    names = ["outputs", "final_state", "dx", "da0", "dW_ax", "dW_aa", "db_a"]
+    for name, g, w in zip(names, got, want):
+        np.testing.assert_allclose(np.asarray(g), w, atol=1e-5, rtol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+def test_token_ids_equal_one_hot_product(act):
+    """W_ax x with one-hot x is the row W_ax[id]: the gather path equals the product."""
+    V = 11
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, V, (B, T)).astype(np.int32)
+    dense = rnn_tf.RNN(H, activation=act, return_sequences=True)
+    sparse = rnn_tf.RNN(H, activation=act, input_dim=V, return_sequences=True)
+    one_hot = tf.one_hot(ids, V)
+    dense(one_hot)
+    sparse(ids)
+    sparse.set_weights(dense.get_weights())
+    d = tf.constant(rng.standard_normal((B, T, H)), tf.float32)
+    results = []
+    for layer, x in ((dense, one_hot), (sparse, tf.constant(ids))):
+        with tf.GradientTape() as tape:
+            y = layer(x)
+            loss = tf.reduce_sum(y * d)
+        grads = [tf.convert_to_tensor(g) for g in tape.gradient(loss, layer.trainable_weights)]
+        results.append([y] + grads)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_stacked_equals_split_form():
+    rng = np.random.default_rng(3)
+    x = tf.constant(rng.standard_normal((B, T, X)), tf.float32)
+    split = rnn_tf.RNN(H, return_sequences=True)
+    stacked = rnn_tf.RNN(H, stacked=True, return_sequences=True)
+    split(x)
+    stacked(x)
+    stacked.set_weights(split.get_weights())
+    for layer in (split, stacked):
+        with tf.GradientTape() as tape:
+            layer._y = layer(x)
+            loss = tf.reduce_sum(tf.sin(layer._y))
+        layer._g = tape.gradient(loss, layer.trainable_weights)
+    # equal up to float32 rounding: the two forms sum the same products in another order
+    np.testing.assert_allclose(split._y, stacked._y, atol=1e-5, rtol=1e-5)
+    for a, b in zip(split._g, stacked._g):
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_generic_unroll_matches_fused():
+    """An activation without a fused kernel falls back to autodiff: same numbers for the
+    same function (tanh written as a lambda)."""
+    rng = np.random.default_rng(4)
+    x = tf.constant(rng.standard_normal((B, T, X)), tf.float32)
+    mask = tf.constant(_mask(rng))
+    fused = rnn_tf.RNN(H, return_sequences=True)
+    generic = rnn_tf.RNN(H, activation=lambda z: tf.tanh(z), return_sequences=True)
+    assert fused.implementation.fused and not generic.implementation.fused
+    fused(x)
+    generic(x)
+    generic.set_weights(fused.get_weights())
+    res = []
+    for layer in (fused, generic):
+        with tf.GradientTape() as tape:
+            y = layer(x, mask=mask)
+            loss = tf.reduce_sum(y * y)
+        res.append([y] + tape.gradient(loss, layer.trainable_weights))
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_finite_differences_float64():
+    rng = np.random.default_rng(5)
+    layer = rnn_tf.RNN(3, return_sequences=True, dtype="float64")
+    x = tf.constant(rng.standard_normal((2, 4, 2)))
+    mask = tf.constant([[True, True, False, True], [False, True, True, True]])
+    layer(x)
+    d = tf.constant(rng.standard_normal((2, 4, 3)))
+
+    def loss():
+        return tf.reduce_sum(layer(x, mask=mask) * d)
+
+    with tf.GradientTape() as tape:
+        value = loss()
+    grads = tape.gradient(value, layer.trainable_weights)
+    eps = 1e-6
+    for var, grad in zip(layer.trainable_weights, grads):
+        flat = var.numpy().reshape(-1)
+        numeric = np.zeros_like(flat)
+        for i in range(flat.size):
+            for sign in (1, -1):
+                bumped = flat.copy()
+                bumped[i] += sign * eps
+                var.assign(bumped.reshape(var.shape))
+                numeric[i] += sign * float(loss()) / (2 * eps)
+            var.assign(flat.reshape(var.shape))
+        np.testing.assert_allclose(np.asarray(grad).reshape(-1), numeric, atol=1e-7,
+                                   rtol=1e-6, err_msg=var.path)
