@@ -221,3 +221,165 @@ class VanillaCell(keras.layers.Layer):
             "bias_constraint": s(self.bias_constraint),
         }
         return {**super().get_config(), **config}
+
+
+class _GatedCell(keras.layers.Layer):
+    """Shared weights and plumbing of the GRU and LSTM cells (Keras 3 weight layout).
+
+    Weights, batch-major like keras.layers.GRU/LSTM so `set_weights` moves between them:
+      kernel <float32>[input_dim, G*units], recurrent_kernel <float32>[units, G*units],
+      bias (see each cell). G = 3 gates for the GRU, 4 for the LSTM.
+    """
+    gates = None
+
+    def __init__(self, units, input_dim=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+            raise ValueError(f"units must be a positive int; received units={units!r}.")
+        self.units = units
+        self.input_dim = input_dim
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.stacked = False
+
+    def _bias_shape(self):
+        raise NotImplementedError
+
+    def _bias_initializer(self):
+        return self.bias_initializer
+
+    def build(self, input_shape):
+        feature_dim = self.input_dim if self.input_dim is not None else input_shape[-1]
+        G = self.gates * self.units
+        self.kernel = self.add_weight(name="kernel", shape=(feature_dim, G),
+                                      initializer=self.kernel_initializer)
+        self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=(self.units, G),
+                                                initializer=self.recurrent_initializer)
+        self.bias = self.add_weight(name="bias", shape=self._bias_shape(),
+                                    initializer=self._bias_initializer()) \
+            if self.use_bias else None
+        self.built = True
+
+    def weight_tensors(self, dtype):
+        cast = lambda v: None if v is None else tf.cast(tf.convert_to_tensor(v), dtype)
+        return cast(self.kernel), cast(self.recurrent_kernel), cast(self.bias)
+
+    def get_initial_state(self, batch_size=None):
+        return [tf.zeros([batch_size, self.units], self.compute_dtype)
+                for _ in self.state_size]
+
+    def call(self, inputs, states, training=None):
+        weights = self.weight_tensors(states[0].dtype)
+        return self.recurrent_step(self.project_inputs(inputs, weights), list(states),
+                                   weights)
+
+    def get_config(self):
+        s = keras.saving.serialize_keras_object
+        return {**super().get_config(), "units": self.units, "input_dim": self.input_dim,
+                "use_bias": self.use_bias,
+                "kernel_initializer": s(self.kernel_initializer),
+                "recurrent_initializer": s(self.recurrent_initializer),
+                "bias_initializer": s(self.bias_initializer)}
+
+
+def _input_product(x, kernel):
+    if x.dtype.is_integer:
+        return tf.gather(kernel, x)       # token ids: a row lookup, as in the vanilla cell
+    flat = tf.reshape(x, [-1, tf.shape(x)[-1]])
+    return tf.reshape(tf.matmul(flat, kernel),
+                      tf.concat([tf.shape(x)[:-1], [tf.shape(kernel)[-1]]], 0))
+
+
+@keras.saving.register_keras_serializable(package="rnn_tf")
+class GRUCell(_GatedCell):
+    """GRU step, keras.layers.GRU's formulation (reset_after=True, gates z, r, h):
+
+        z = sigmoid(x W_z + b_z + a<t-1> U_z + c_z)       update gate
+        r = sigmoid(x W_r + b_r + a<t-1> U_r + c_r)       reset gate
+        h = tanh(x W_h + b_h + r * (a<t-1> U_h + c_h))    candidate
+        a<t> = z * a<t-1> + (1 - z) * h
+
+    bias <float32>[2, 3*units]: row 0 the input bias b, row 1 the recurrent bias c.
+    """
+    gates = 3
+
+    @property
+    def state_size(self):
+        return [self.units]
+
+    @property
+    def output_size(self):
+        return self.units
+
+    def _bias_shape(self):
+        return (2, 3 * self.units)
+
+    def project_inputs(self, x, weights):
+        """<float>[..., X] or ids -> <float>[..., 3*units], x W + b for all steps."""
+        kernel, _, bias = weights
+        xp = _input_product(x, kernel)
+        return xp if bias is None else xp + bias[0]
+
+    def recurrent_step(self, xp_t, states, weights):
+        _, recurrent_kernel, bias = weights
+        a_prev = states[0]                                                # (B, H)
+        rec = tf.matmul(a_prev, recurrent_kernel)                         # (B, 3H)
+        if bias is not None:
+            rec = rec + bias[1]
+        x_z, x_r, x_h = tf.split(xp_t, 3, axis=-1)
+        r_z, r_r, r_h = tf.split(rec, 3, axis=-1)
+        z = tf.sigmoid(x_z + r_z)
+        r = tf.sigmoid(x_r + r_r)
+        h = tf.tanh(x_h + r * r_h)
+        a = z * a_prev + (1.0 - z) * h
+        return a, [a]
+
+
+@keras.saving.register_keras_serializable(package="rnn_tf")
+class LSTMCell(_GatedCell):
+    """LSTM step, keras.layers.LSTM's formulation (gates i, f, c, o; forget bias 1):
+
+        [i, f, g, o] = x W + a<t-1> U + b
+        c<t> = sigmoid(f) * c<t-1> + sigmoid(i) * tanh(g)
+        a<t> = sigmoid(o) * tanh(c<t>)
+
+    States: [a<t>, c<t>], each <float>[batch, units]. bias <float32>[4*units].
+    """
+    gates = 4
+
+    @property
+    def state_size(self):
+        return [self.units, self.units]
+
+    @property
+    def output_size(self):
+        return self.units
+
+    def _bias_shape(self):
+        return (4 * self.units,)
+
+    def _bias_initializer(self):
+        units, init = self.units, self.bias_initializer
+
+        def unit_forget_bias(shape, dtype=None):
+            return tf.concat([init((units,), dtype), tf.ones((units,), dtype),
+                              init((2 * units,), dtype)], 0)
+        return unit_forget_bias
+
+    def project_inputs(self, x, weights):
+        kernel, _, bias = weights
+        xp = _input_product(x, kernel)
+        return xp if bias is None else xp + bias
+
+    def recurrent_step(self, xp_t, states, weights):
+        _, recurrent_kernel, _ = weights
+        a_prev, c_prev = states
+        z = xp_t + tf.matmul(a_prev, recurrent_kernel)                    # (B, 4H)
+        i, f, g, o = tf.split(z, 4, axis=-1)
+        c = tf.sigmoid(f) * c_prev + tf.sigmoid(i) * tf.tanh(g)
+        a = tf.sigmoid(o) * tf.tanh(c)
+        return a, [a, c]

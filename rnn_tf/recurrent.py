@@ -16,7 +16,10 @@ _CELL_ARGS = ("activation", "use_bias", "input_dim", "stacked",
               "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
               "kernel_constraint", "recurrent_constraint", "bias_constraint")
 
-CELLS = {"vanilla": cells.VanillaCell}
+CELLS = {"vanilla": cells.VanillaCell, "gru": cells.GRUCell, "lstm": cells.LSTMCell}
+# Arguments each built-in cell takes beyond units (the rest are vanilla-only).
+_GATED_ARGS = ("use_bias", "input_dim", "kernel_initializer", "recurrent_initializer",
+               "bias_initializer")
 
 
 def dynamic_unroll(step, input_sequence, initial_state, mask=None):
@@ -125,6 +128,17 @@ class RNN(keras.layers.Layer):
                 raise ValueError(f"Unknown cell {cell!r}. Use one of {sorted(CELLS)} or pass "
                                  "a Keras RNN cell instance.")
             self.cell_name = cell
+            if cell != "vanilla":
+                defaults = RNN.__init__.__defaults__
+                names = RNN.__init__.__code__.co_varnames[2:2 + len(defaults)]
+                changed = [k for k, d in zip(names, defaults)
+                           if k in cell_kwargs and k not in _GATED_ARGS
+                           and cell_kwargs[k] is not d and cell_kwargs[k] != d]
+                if changed:
+                    raise ValueError(
+                        f"cell={cell!r} does not take {changed}: those configure the vanilla "
+                        f"cell. Drop them or use cell='vanilla'.")
+                cell_kwargs = {k: cell_kwargs[k] for k in _GATED_ARGS}
             self.cell = CELLS[cell](units, dtype=self.dtype_policy, name=f"{cell}_cell",
                                     **cell_kwargs)
         elif hasattr(cell, "state_size") and callable(cell):
@@ -141,7 +155,9 @@ class RNN(keras.layers.Layer):
         self.supports_masking = True
         self._implementation = device.select_implementation(self.cell)
         self._eager_fns = {}
-        self.state = None
+        self.state = None            # stateful: list of tf.Variable, one per cell state
+        size = self.cell.state_size
+        self._num_states = len(size) if isinstance(size, (list, tuple)) else 1
 
     @property
     def input_dim(self):
@@ -169,14 +185,15 @@ class RNN(keras.layers.Layer):
                     "batch_shape=(batch, time, features)) or call the layer on a batch.")
             # A plain tf.Variable, like keras' RNN states: checkpointed with the layer but
             # not one of its weights, so get_weights() keeps SimpleRNN's layout.
-            self.state = tf.Variable(tf.zeros([batch, self.units], self.variable_dtype),
-                                     trainable=False, name="state")
+            self.state = [tf.Variable(tf.zeros([batch, self.units], self.variable_dtype),
+                                      trainable=False, name=f"state_{i}")
+                          for i in range(self._num_states)]
         self.built = True
 
     def reset_state(self):
         """Sets the carried state of a stateful layer back to a<0> = 0."""
-        if self.state is not None:
-            self.state.assign(tf.zeros_like(self.state))
+        for variable in self.state or []:
+            variable.assign(tf.zeros_like(variable))
 
     reset_states = reset_state
 
@@ -217,11 +234,11 @@ class RNN(keras.layers.Layer):
             raise ValueError(
                 f"lengths must be <int32>[batch] = {batch_time[:1].as_list()}; received "
                 f"shape {lengths.shape.as_list()}. Pass one valid length per example.")
-        if initial_state is not None and not initial_state.shape.is_compatible_with(
-                [batch_time[0], self.units]):
-            raise ValueError(
-                f"initial_state must be <float>[batch, units] = [{batch_time[0]}, "
-                f"{self.units}]; received shape {initial_state.shape.as_list()}.")
+        for state in initial_state or []:
+            if not state.shape.is_compatible_with([batch_time[0], self.units]):
+                raise ValueError(
+                    f"initial_state must be <float>[batch, units] = [{batch_time[0]}, "
+                    f"{self.units}] per cell state; received shape {state.shape.as_list()}.")
         if tf.executing_eagerly():   # value checks need values; graphs get them in the op
             if inputs.dtype.is_integer and tf.size(inputs) > 0:
                 lo, hi = int(tf.reduce_min(inputs)), int(tf.reduce_max(inputs))
@@ -241,13 +258,15 @@ class RNN(keras.layers.Layer):
     # ------------------------------------------------------------------ call
     def call(self, inputs, initial_state=None, mask=None, lengths=None, training=None):
         inputs = tf.convert_to_tensor(inputs)
-        if isinstance(initial_state, (list, tuple)):
-            if len(initial_state) != 1:
-                raise ValueError(f"The vanilla RNN has one state; received {len(initial_state)}"
-                                 " initial states. Pass a single <float>[batch, units] tensor.")
-            initial_state = initial_state[0]
         if initial_state is not None:
-            initial_state = tf.cast(initial_state, self.compute_dtype)
+            if not isinstance(initial_state, (list, tuple)):
+                initial_state = [initial_state]
+            if len(initial_state) != self._num_states:
+                raise ValueError(
+                    f"This {self.cell_name or type(self.cell).__name__} cell has "
+                    f"{self._num_states} state(s); received {len(initial_state)} initial "
+                    "states. Pass one <float>[batch, units] tensor per state.")
+            initial_state = [tf.cast(s, self.compute_dtype) for s in initial_state]
         if mask is not None:
             mask = tf.cast(mask, tf.bool)
         if lengths is not None:
@@ -257,19 +276,20 @@ class RNN(keras.layers.Layer):
             from_lengths = tf.sequence_mask(lengths, tf.shape(inputs)[1])
             mask = from_lengths if mask is None else tf.logical_and(mask, from_lengths)
         if initial_state is None and self.stateful:
-            initial_state = tf.cast(self.state, self.compute_dtype)
+            initial_state = [tf.cast(v, self.compute_dtype) for v in self.state]
         if initial_state is None:
-            initial_state = tf.zeros(tf.stack([tf.shape(inputs)[0], self.units]),
-                                     self.compute_dtype)
+            zeros = tf.zeros(tf.stack([tf.shape(inputs)[0], self.units]), self.compute_dtype)
+            initial_state = [zeros] * self._num_states
         if tf.executing_eagerly():
             output_sequence, final_state = self._eager_fn(inputs, mask)(
                 inputs, initial_state, *([] if mask is None else [mask]))
         else:
-            output_sequence, final_state = self._unroll(inputs, initial_state, mask)
+            output_sequence, final_state = self._unroll(inputs, initial_state, mask, training)
         if self.stateful:
-            self.state.assign(tf.cast(final_state, self.state.dtype))
-        output = output_sequence if self.return_sequences else final_state
-        return [output, final_state] if self.return_state else output
+            for variable, value in zip(self.state, final_state):
+                variable.assign(tf.cast(value, variable.dtype))
+        output = output_sequence if self.return_sequences else final_state[0]
+        return [output] + list(final_state) if self.return_state else output
 
     def _eager_fn(self, inputs, mask):
         """A tf.function per (dtype, has-mask) with batch and time left open: a new
@@ -277,23 +297,25 @@ class RNN(keras.layers.Layer):
         key = (inputs.dtype, mask is not None)
         if key not in self._eager_fns:
             signature = [tf.TensorSpec([None, None] + inputs.shape[2:].as_list(), inputs.dtype),
-                         tf.TensorSpec([None, self.units], self.compute_dtype)]
+                         [tf.TensorSpec([None, self.units], self.compute_dtype)]
+                         * self._num_states]
             if mask is not None:
                 signature.append(tf.TensorSpec([None, None], tf.bool))
             self._eager_fns[key] = tf.function(
-                lambda x, a0, m=None: self._unroll(x, a0, m), input_signature=signature,
+                lambda x, a0, m=None: self._unroll(x, a0, m, None), input_signature=signature,
                 autograph=False)
         return self._eager_fns[key]
 
-    def _unroll(self, inputs, initial_state, mask):
+    def _unroll(self, inputs, initial_state, mask, training):
         """Runs the cell over time. Batch-major in and out; time-major inside.
 
         Args:
           inputs: <float>[B, T, X] or <int32>[B, T].
-          initial_state: <float>[B, H].
+          initial_state: list of <float>[B, H], one per cell state.
           mask: <bool>[B, T] or None.
         Returns:
-          output_sequence <float>[B, T, H] (zeros at padded steps), final_state <float>[B, H].
+          output_sequence <float>[B, T, H] (zeros at padded steps), final_state: list of
+          <float>[B, H].
         """
         perm = [1, 0] + list(range(2, inputs.shape.rank))
         x = tf.transpose(inputs, perm)                                  # (T, B, ...)
@@ -302,14 +324,14 @@ class RNN(keras.layers.Layer):
             x = tf.reverse(x, [0])
             m = None if m is None else tf.reverse(m, [0])
         if self._implementation.fused:
-            A = self._fused(x, initial_state, m)                        # (T, B, H)
+            a0 = initial_state[0]
+            A = self._fused(x, a0, m)                                   # (T, B, H)
             if A.shape[0] is not None and A.shape[0] > 0:
-                final_state = A[-1]
+                final_state = [A[-1]]
             else:   # time unknown here (or 0): a sequence of length 0 ends in a<0>
-                final_state = tf.cond(tf.shape(A)[0] > 0, lambda: A[-1],
-                                      lambda: initial_state)
+                final_state = [tf.cond(tf.shape(A)[0] > 0, lambda: A[-1], lambda: a0)]
         else:
-            A, final_state = self._generic(x, initial_state, m, training=None)
+            A, final_state = self._generic(x, initial_state, m, training)
         output_sequence = A if m is None else tf.where(m, A, tf.zeros_like(A))
         return tf.transpose(output_sequence, [1, 0, 2]), final_state     # (B, T, H)
 
@@ -323,36 +345,41 @@ class RNN(keras.layers.Layer):
         xp = cell.project_inputs(x, W_ax, b_a)                            # (T, B, H), hoisted
         return bptt.fused_unroll(xp, W_aa, a0, m, name)
 
-    def _generic(self, x, a0, m, training):
+    def _generic(self, x, states, m, training):
         cell = self.cell
         if isinstance(cell, cells.VanillaCell):
             W_aa, W_ax, b_a = cell.weight_tensors(self.compute_dtype)
             if cell.stacked:
                 W_a = tf.concat([W_aa, W_ax], 0)
-                step = lambda x_t, a: (lambda n: (n, n))(cell.stacked_step(x_t, a, W_a, b_a))
+                one = lambda x_t, s: cell.stacked_step(x_t, s[0], W_a, b_a)
             else:
                 x = cell.project_inputs(x, W_ax, b_a)                      # hoisted
-                step = lambda x_t, a: (lambda n: (n, n))(cell.step(x_t, a, W_aa))
-            return dynamic_unroll(step, x, a0, m)
-
-        def step(x_t, states):
-            output, next_states = cell(x_t, [states], training=training)
-            return output, next_states[0]
-        return dynamic_unroll(step, x, a0, m)
+                one = lambda x_t, s: cell.step(x_t, s[0], W_aa)
+            step = lambda x_t, s: (lambda a: (a, [a]))(one(x_t, s))
+        elif hasattr(cell, "recurrent_step"):
+            weights = cell.weight_tensors(self.compute_dtype)
+            x = cell.project_inputs(x, weights)                              # hoisted
+            step = lambda x_t, s: cell.recurrent_step(x_t, s, weights)
+        else:
+            def step(x_t, s):
+                output, next_state = cell(x_t, s, training=training)
+                return output, list(next_state) if isinstance(
+                    next_state, (list, tuple)) else [next_state]
+        return dynamic_unroll(step, x, list(states), m)
 
     # ------------------------------------------------------------------ keras plumbing
     def compute_output_shape(self, input_shape, *args, **kwargs):
         batch, time = input_shape[0], input_shape[1]
         out = (batch, time, self.units) if self.return_sequences else (batch, self.units)
-        return [out, (batch, self.units)] if self.return_state else out
+        return [out] + [(batch, self.units)] * self._num_states if self.return_state else out
 
     def compute_mask(self, inputs, mask=None):
         if not self.return_sequences:
-            return [None, None] if self.return_state else None
+            return [None] * (1 + self._num_states) if self.return_state else None
         out_mask = mask
         if out_mask is not None and self.go_backwards:
             out_mask = tf.reverse(out_mask, [1])
-        return [out_mask, None] if self.return_state else out_mask
+        return [out_mask] + [None] * self._num_states if self.return_state else out_mask
 
     def get_config(self):
         config = {
@@ -365,7 +392,7 @@ class RNN(keras.layers.Layer):
         if self.cell_name is not None:
             config["cell"] = self.cell_name
             cell_config = self.cell.get_config()
-            config.update({k: cell_config[k] for k in _CELL_ARGS})
+            config.update({k: cell_config[k] for k in _CELL_ARGS if k in cell_config})
         else:
             config["cell"] = keras.saving.serialize_keras_object(self.cell)
         return {**super().get_config(), **config}

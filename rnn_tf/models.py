@@ -1,0 +1,146 @@
+"""Builders for the lecture's architectures. Each returns a `keras.Model` that outputs
+logits; pair it with the matching loss in `rnn_tf.heads`.
+
+    many_to_many   Tx = Ty: tagging, character language models      ids -> [B, T, C]
+    many_to_one    sentence classification                           ids -> [B, C]
+    deep stacks    num_layers, dropout between layers, residual connections (all builders)
+    bidirectional  bidirectional=True in many_to_many / many_to_one
+"""
+
+import keras
+from keras import ops
+
+from rnn_tf.bidirectional import Bidirectional
+from rnn_tf.heads import Head
+from rnn_tf.recurrent import RNN, CELLS
+
+
+def _check(name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; received {name}={value!r}.")
+
+
+def _check_common(vocab_size, num_classes, units, num_layers, dropout, cell):
+    _check("vocab_size", vocab_size)
+    _check("num_classes", num_classes)
+    _check("units", units)
+    _check("num_layers", num_layers)
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1); received dropout={dropout!r}.")
+    if cell not in CELLS:
+        raise ValueError(f"Unknown cell {cell!r}. Use one of {sorted(CELLS)}.")
+
+
+def _model(inputs, outputs, name, residual):
+    model = keras.Model(inputs, outputs, name=name)
+    model.rnn_tf_residual = residual        # read by sampling.Generator
+    return model
+
+
+def rnn_stack(ids, mask, vocab_size, units, cell="vanilla", num_layers=1, dropout=0.0,
+              residual=False, bidirectional=False, return_sequences=True, name="rnn"):
+    """`num_layers` RNN layers on token ids. The first takes the ids directly
+    (`input_dim=vocab_size`: the input product is a row lookup).
+
+    Args:
+      ids: <int32>[batch, time] Keras tensor; mask: <bool>[batch, time] or None.
+    Returns:
+      <float>[batch, time, units'] (or [batch, units'] without return_sequences), units'
+      = 2*units for bidirectional layers.
+    """
+    x = ids
+    for i in range(num_layers):
+        last = i == num_layers - 1
+        layer = RNN(units, cell=cell, input_dim=vocab_size if i == 0 else None,
+                    return_sequences=return_sequences or not last, name=f"{name}_{i}")
+        if bidirectional:
+            layer = Bidirectional(layer, name=f"{name}_bi_{i}")
+        y = layer(x, mask=mask)
+        if residual and i > 0 and y.shape[-1] == x.shape[-1] and len(y.shape) == len(x.shape):
+            y = y + x                               # residual: layer i learns a correction
+        x = y
+        if dropout and not last:
+            x = keras.layers.Dropout(dropout, name=f"{name}_dropout_{i}")(x)
+    return x
+
+
+def many_to_many(vocab_size, num_classes, units=128, cell="vanilla", num_layers=1,
+                 dropout=0.0, residual=False, bidirectional=False,
+                 output_activation="softmax", pad_id=None, name="many_to_many"):
+    """Tx = Ty: one output per input step (tagging, character language models).
+
+    Args:
+      vocab_size: input vocabulary V (ids in [0, V)).
+      num_classes: outputs per step C.
+      units, cell, num_layers, dropout, residual, bidirectional: the RNN stack.
+      output_activation: the head's g ('softmax', 'sigmoid', 'linear').
+      pad_id: id whose steps are padding (masked), or None.
+    Returns:
+      keras.Model: <int32>[batch, time] -> logits <float32>[batch, time, C].
+
+    Example:
+    >>> model = many_to_many(vocab_size=65, num_classes=65, units=32)
+    >>> model(tf.zeros([2, 10], tf.int32)).shape
+    TensorShape([2, 10, 65])
+    """
+    _check_common(vocab_size, num_classes, units, num_layers, dropout, cell)
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    mask = None if pad_id is None else ops.not_equal(ids, pad_id)
+    a = rnn_stack(ids, mask, vocab_size, units, cell, num_layers, dropout, residual,
+                  bidirectional, return_sequences=True)
+    logits = Head(num_classes, output_activation, name="head")(a)
+    return _model(ids, logits, name, residual)
+
+
+def many_to_one(vocab_size, num_classes, units=128, cell="vanilla", num_layers=1,
+                dropout=0.0, residual=False, bidirectional=False,
+                output_activation="softmax", pad_id=0, name="many_to_one"):
+    """One output per sequence, read from the last *valid* step (sentence classification).
+
+    Padded steps keep the state, so the final state is the state after the last valid
+    step, whatever the padding.
+
+    Returns:
+      keras.Model: <int32>[batch, time] -> logits <float32>[batch, C].
+    """
+    _check_common(vocab_size, num_classes, units, num_layers, dropout, cell)
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    mask = None if pad_id is None else ops.not_equal(ids, pad_id)
+    a = rnn_stack(ids, mask, vocab_size, units, cell, num_layers, dropout, residual,
+                  bidirectional, return_sequences=False)
+    logits = Head(num_classes, output_activation, name="head")(a)
+    return _model(ids, logits, name, residual)
+
+
+def one_to_many(input_dim, num_outputs, units=128, cell="vanilla", num_layers=1,
+                dropout=0.0, residual=False, output_activation="sigmoid",
+                name="one_to_many"):
+    """One input x (or a seed) produces a sequence; each ŷ<t> is fed back as x<t+1>.
+
+    Training uses teacher forcing: the model reads `teacher_forcing_inputs(x0, y)` =
+    [x0, y<1>, ..., y<T-1>] and predicts [y<1>, ..., y<T>]. Generation
+    (`sampling.Generator.generate_from`) feeds back its own samples instead.
+
+    Args:
+      input_dim: width X of x0 and of the fed-back outputs (X = num_outputs when ŷ is fed
+        back directly, e.g. a piano roll).
+    Returns:
+      keras.Model: <float32>[batch, time, X] -> logits <float32>[batch, time, num_outputs].
+    """
+    _check_common(input_dim, num_outputs, units, num_layers, dropout, cell)
+    x = keras.Input((None, input_dim), name="inputs")
+    h = x
+    for i in range(num_layers):
+        y = RNN(units, cell=cell, return_sequences=True, name=f"rnn_{i}")(h)
+        if residual and i > 0:
+            y = y + h
+        h = y
+        if dropout and i < num_layers - 1:
+            h = keras.layers.Dropout(dropout, name=f"rnn_dropout_{i}")(h)
+    logits = Head(num_outputs, output_activation, name="head")(h)
+    return _model(x, logits, name, residual)
+
+
+def teacher_forcing_inputs(x0, targets):
+    """[x0, y<1>, ..., y<T-1>]: <float>[B, X], <float>[B, T, X] -> <float>[B, T, X]."""
+    return ops.concatenate([ops.expand_dims(x0, 1), targets[:, :-1]], axis=1)
