@@ -123,7 +123,7 @@ def test_stateful_carries_state_and_reset_clears_it():
     y = tf.concat([stateful(x[:, :4]), stateful(x[:, 4:])], 1)
     np.testing.assert_allclose(y, full(x), atol=1e-6)
     stateful.reset_state()
-    np.testing.assert_array_equal(stateful.state.numpy(), 0.0)
+    np.testing.assert_array_equal(stateful.state[0].numpy(), 0.0)
     np.testing.assert_allclose(stateful(x[:, :4]), full(x[:, :4]), atol=1e-6)
 
 
@@ -135,7 +135,7 @@ def test_stateful_training_truncates_gradient_at_chunk_boundary():
         loss = tf.reduce_sum(layer(x))
     grads = tape.gradient(loss, layer.trainable_weights)
     assert all(g is not None for g in grads)
-    assert all(w is not layer.state for w in layer.weights)
+    assert all(w is not s for w in layer.weights for s in layer.state)
 
 
 def test_xla_jit_compile():
