@@ -1,0 +1,248 @@
+"""Encoder-decoder (Tx != Ty, different per example), with optional additive attention.
+
+    encoder:  h<1..Tx> = RNN(source ids)           final state s<0> starts the decoder
+    decoder:  c<t> = attention(s<t-1>, h)          (Bahdanau, when attention=True)
+              s<t> = cell([E y<t-1>; c<t>], s<t-1>)
+              logits<t> = W_ya [s<t>; c<t>] + b_y
+
+Training uses teacher forcing (`call((source, target_in))`, target_in = [BOS, y<1..T-1>]).
+Inference runs greedy decoding or beam search as one tf.while_loop in one tf.function.
+"""
+
+import keras
+import tensorflow as tf
+
+from rnn_tf.heads import Head
+from rnn_tf.recurrent import RNN, CELLS, dynamic_unroll
+
+
+@keras.saving.register_keras_serializable(package="rnn_tf")
+class AdditiveAttention(keras.layers.Layer):
+    """Bahdanau attention: score_j = v^T tanh(W_h h_j + W_s s), weights = softmax_j.
+
+    `prepare(memory)` computes W_h h once per sequence; `call(state, memory, keys, mask)`
+    gives the context <float>[batch, memory_dim] for one decoder step.
+    """
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, memory_dim, state_dim):
+        self.W_h = self.add_weight(name="W_h", shape=(memory_dim, self.units))
+        self.W_s = self.add_weight(name="W_s", shape=(state_dim, self.units))
+        self.v = self.add_weight(name="v", shape=(self.units,))
+        self.built = True
+
+    def prepare(self, memory):
+        """memory <float>[B, Tx, M] -> keys <float>[B, Tx, units]."""
+        return tf.einsum("btm,mu->btu", memory, tf.cast(self.W_h, memory.dtype))
+
+    def call(self, state, memory, keys, mask):
+        query = tf.matmul(state, tf.cast(self.W_s, state.dtype))[:, None]       # (B, 1, U)
+        scores = tf.reduce_sum(tf.tanh(keys + query) * tf.cast(self.v, state.dtype), -1)
+        scores = tf.where(mask, scores, tf.constant(-1e9, scores.dtype))         # (B, Tx)
+        weights = tf.nn.softmax(scores, -1)
+        return tf.reduce_sum(weights[:, :, None] * memory, 1)                    # (B, M)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package="rnn_tf")
+class EncoderDecoder(keras.Model):
+    """Sequence to sequence with teacher forcing, greedy decoding and beam search.
+
+    Args:
+      source_vocab, target_vocab: vocabulary sizes (ids in [0, V)).
+      units: RNN state size of encoder and decoder.
+      cell: 'vanilla', 'gru' or 'lstm' (both sides).
+      embedding_dim: size of the decoder's target-id embedding.
+      attention: add Bahdanau attention over the encoder states.
+      pad_id, bos_id, eos_id: special target/source ids.
+
+    Call arguments:
+      inputs: (source <int32>[B, Tx], target_in <int32>[B, Ty]); pad_id marks padding.
+    Returns:
+      logits <float32>[B, Ty, target_vocab].
+    """
+
+    def __init__(self, source_vocab, target_vocab, units=128, cell="gru", embedding_dim=32,
+                 attention=True, pad_id=0, bos_id=1, eos_id=2, **kwargs):
+        super().__init__(**kwargs)
+        for name, v in (("source_vocab", source_vocab), ("target_vocab", target_vocab),
+                        ("units", units), ("embedding_dim", embedding_dim)):
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise ValueError(f"{name} must be a positive int; received {name}={v!r}.")
+        if cell not in CELLS:
+            raise ValueError(f"Unknown cell {cell!r}. Use one of {sorted(CELLS)}.")
+        for name, v in (("pad_id", pad_id), ("bos_id", bos_id), ("eos_id", eos_id)):
+            if not 0 <= v < target_vocab:
+                raise ValueError(f"{name}={v} is not a target id: it must lie in [0, "
+                                 f"target_vocab={target_vocab}). Enlarge the vocabulary.")
+        self.source_vocab, self.target_vocab = source_vocab, target_vocab
+        self.units, self.cell_name, self.embedding_dim = units, cell, embedding_dim
+        self.use_attention = attention
+        self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
+        self.encoder = RNN(units, cell=cell, input_dim=source_vocab, return_sequences=True,
+                           return_state=True, name="encoder")
+        self.embedding = keras.layers.Embedding(target_vocab, embedding_dim, name="embedding")
+        self.decoder_cell = CELLS[cell](units, name="decoder_cell")
+        self.attention = AdditiveAttention(units, name="attention") if attention else None
+        self.head = Head(target_vocab, "softmax", name="head")
+        n = self.decoder_cell.state_size
+        self._num_states = len(n) if isinstance(n, (list, tuple)) else 1
+
+    def build(self, input_shape=None):
+        decoder_in = self.embedding_dim + (self.units if self.use_attention else 0)
+        self.encoder.build((None, None))
+        self.embedding.build((None,))
+        self.decoder_cell.build((None, decoder_in))
+        if self.attention is not None:
+            self.attention.build(self.units, self.units)
+        self.head.build((None, self.units * (2 if self.use_attention else 1)))
+        self.built = True
+
+    # ------------------------------------------------------------------ pieces
+    def _check_ids(self, ids, vocab, what):
+        if tf.executing_eagerly() and tf.size(ids) > 0:
+            hi, lo = int(tf.reduce_max(ids)), int(tf.reduce_min(ids))
+            if lo < 0 or hi >= vocab:
+                raise ValueError(f"{what} ids must lie in [0, {vocab}); received {lo}..{hi}. "
+                                 f"Build the model with the matching vocabulary size.")
+
+    def encode(self, source):
+        """source <int32>[B, Tx] -> (memory [B, Tx, H], mask [B, Tx], decoder state list)."""
+        mask = tf.not_equal(source, self.pad_id)
+        outputs = self.encoder(source, mask=mask)
+        memory, states = outputs[0], list(outputs[1:])
+        if self._num_states != len(states):      # encoder and decoder cells always match
+            raise ValueError("encoder/decoder state mismatch")
+        return memory, mask, states
+
+    def _decoder_step(self, y_prev, states, memory, keys, mask):
+        """One decoder step: y_prev <int32>[B] -> (logits [B, V], next states)."""
+        x = self.embedding(y_prev)                                          # (B, E)
+        context = None
+        if self.attention is not None:
+            context = self.attention(states[0], memory, keys, mask)           # (B, H)
+            x = tf.concat([x, context], -1)
+        out, new_states = self.decoder_cell(x, states)
+        new_states = list(new_states)
+        if context is not None:
+            out = tf.concat([out, context], -1)
+        return self.head(out), new_states
+
+    def call(self, inputs, training=None):
+        source, target_in = inputs
+        source = tf.cast(source, tf.int32)
+        target_in = tf.cast(target_in, tf.int32)
+        self._check_ids(source, self.source_vocab, "source")
+        self._check_ids(target_in, self.target_vocab, "target")
+        memory, mask, states = self.encode(source)
+        keys = self.attention.prepare(memory) if self.attention is not None else None
+        y_tm = tf.transpose(target_in)                                       # (Ty, B)
+
+        def step(y_prev, s):
+            logits, s = self._decoder_step(y_prev, s, memory, keys, mask)
+            return logits, s
+        logits_tm, _ = dynamic_unroll(step, y_tm, states)
+        return tf.transpose(logits_tm, [1, 0, 2])                            # (B, Ty, V)
+
+    # ------------------------------------------------------------------ inference
+    def greedy_decode(self, source, max_length):
+        """<int32>[B, Tx] -> <int32>[B, max_length]; after EOS a row is pad_id."""
+        return self._greedy(tf.convert_to_tensor(source, tf.int32), tf.constant(max_length))
+
+    @tf.function(reduce_retracing=True)
+    def _greedy(self, source, max_length):
+        memory, mask, states = self.encode(source)
+        keys = self.attention.prepare(memory) if self.attention is not None else None
+        B = tf.shape(source)[0]
+        out = tf.TensorArray(tf.int32, size=max_length)
+
+        def body(t, y, states, done, out):
+            logits, states = self._decoder_step(y, states, memory, keys, mask)
+            y = tf.argmax(logits, -1, output_type=tf.int32)
+            y = tf.where(done, self.pad_id, y)
+            done = tf.logical_or(done, tf.equal(y, self.eos_id))
+            return t + 1, y, states, done, out.write(t, y)
+
+        _, _, _, _, out = tf.while_loop(
+            lambda t, y, s, done, o: tf.logical_and(t < max_length,
+                                                    tf.logical_not(tf.reduce_all(done))),
+            body, (0, tf.fill([B], self.bos_id), states, tf.zeros([B], tf.bool), out),
+            maximum_iterations=max_length)
+        seq = tf.transpose(out.stack())
+        pad = tf.fill([B, max_length - tf.shape(seq)[1]], self.pad_id)
+        return tf.concat([seq, pad], 1)
+
+    def beam_search(self, source, max_length, beam_width=4, length_penalty=0.0):
+        """Beam search. Returns the best <int32>[B, max_length] (pad_id after EOS).
+
+        Scores are summed log-probabilities divided by length**length_penalty.
+        """
+        if isinstance(beam_width, bool) or not isinstance(beam_width, int) or beam_width <= 0:
+            raise ValueError(f"beam_width must be a positive int; received "
+                             f"beam_width={beam_width!r}. Use 1 for greedy.")
+        return self._beam(tf.convert_to_tensor(source, tf.int32), tf.constant(max_length),
+                          beam_width, tf.constant(length_penalty, tf.float32))
+
+    @tf.function(reduce_retracing=True)
+    def _beam(self, source, max_length, K, length_penalty):
+        V = self.target_vocab
+        memory, mask, states = self.encode(source)
+        B = tf.shape(source)[0]
+        tile = lambda x: tf.repeat(x, K, axis=0)                           # (B*K, ...)
+        memory, mask, states = tile(memory), tile(mask), [tile(s) for s in states]
+        keys = self.attention.prepare(memory) if self.attention is not None else None
+        scores = tf.tile(tf.constant([[0.0] + [-1e9] * (K - 1)]), [B, 1])   # (B, K)
+        seqs = tf.fill([B, K, max_length], self.pad_id)
+        done = tf.zeros([B, K], tf.bool)
+        lengths = tf.zeros([B, K], tf.float32)
+        y = tf.fill([B * K], self.bos_id)
+        eos_only = tf.one_hot(self.eos_id, V, on_value=0.0, off_value=-1e9)  # (V,)
+
+        def body(t, y, states, scores, seqs, done, lengths):
+            logits, states = self._decoder_step(y, states, memory, keys, mask)
+            logp = tf.reshape(tf.nn.log_softmax(logits), [B, K, V])
+            # a finished beam may only continue with EOS at no cost
+            logp = tf.where(done[:, :, None], eos_only, logp)
+            total = tf.reshape(scores[:, :, None] + logp, [B, K * V])
+            scores, idx = tf.math.top_k(total, K)                          # (B, K)
+            beam, token = idx // V, idx % V
+            gather = lambda x: tf.gather(x, beam, batch_dims=1)
+            was_done = gather(done)
+            seqs = gather(seqs)
+            token = tf.where(was_done, self.pad_id, token)
+            seqs = seqs + (token - self.pad_id)[:, :, None] * tf.one_hot(
+                t, max_length, dtype=tf.int32)
+            lengths = gather(lengths) + tf.cast(tf.logical_not(was_done), tf.float32)
+            done = tf.logical_or(was_done, tf.equal(token, self.eos_id))
+            flat = tf.reshape(beam + K * tf.range(B)[:, None], [-1])
+            states = [tf.gather(s, flat) for s in states]
+            y = tf.reshape(tf.where(done, self.eos_id, token), [-1])
+            return t + 1, y, states, scores, seqs, done, lengths
+
+        _, _, _, scores, seqs, done, lengths = tf.while_loop(
+            lambda t, y, s, sc, sq, done, ln: tf.logical_and(
+                t < max_length, tf.logical_not(tf.reduce_all(done))),
+            body, (0, y, states, scores, seqs, done, lengths),
+            maximum_iterations=max_length)
+        normed = scores / tf.pow(tf.maximum(lengths, 1.0), length_penalty)
+        best = tf.argmax(normed, -1, output_type=tf.int32)
+        return tf.gather(seqs, best, batch_dims=1)
+
+    def get_config(self):
+        return {"source_vocab": self.source_vocab, "target_vocab": self.target_vocab,
+                "units": self.units, "cell": self.cell_name,
+                "embedding_dim": self.embedding_dim, "attention": self.use_attention,
+                "pad_id": self.pad_id, "bos_id": self.bos_id, "eos_id": self.eos_id,
+                "name": self.name}
+
+
+def encoder_decoder(source_vocab, target_vocab, **kwargs):
+    """Builds an `EncoderDecoder` (see its Args)."""
+    model = EncoderDecoder(source_vocab, target_vocab, **kwargs)
+    model.build()
+    return model
