@@ -1,0 +1,104 @@
+"""Batch-1 generation latency: µs per generated token, measured in one run.
+
+    python benchmarks/generation_latency.py            # B=1, H=256, V=65, 2,000 tokens
+
+Rows:
+  keras_stateful_step   keras SimpleRNN(stateful) + Dense, one tf.function call per token
+                        (the loop a Keras user writes)
+  rnn_tf_generator      rnn_tf.sampling.Generator: the whole loop in one tf.while_loop
+  torch_rnn_step        torch.nn.RNN stepped from Python (only if torch is importable)
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from rnn_tf import models  # noqa: E402
+from rnn_tf.sampling import Generator  # noqa: E402
+
+
+def keras_loop(H, V):
+    rnn = keras.layers.SimpleRNN(H, return_sequences=True, stateful=True)
+    head = keras.layers.Dense(V)
+    inp = keras.Input(batch_shape=(1, 1, V))
+    model = keras.Model(inp, head(rnn(inp)))
+
+    @tf.function
+    def step(tok):
+        logits = model(tf.one_hot(tok, V), training=False)[:, -1]
+        return tf.random.categorical(logits, 1, dtype=tf.int32)
+
+    def run(n):
+        tok = tf.zeros((1, 1), tf.int32)
+        for _ in range(n):
+            tok = step(tok)
+        return tok.numpy()
+    return run
+
+
+def ours(H, V):
+    gen = Generator(models.many_to_many(V, V, units=H))
+    prime = tf.zeros((1, 1), tf.int32)
+    return lambda n: gen.generate(prime, n, temperature=1.0, seed=1).numpy()
+
+
+def torch_loop(H, V):
+    import torch
+    torch.set_num_threads(os.cpu_count() or 1)
+    rnn, head = torch.nn.RNN(V, H, batch_first=True), torch.nn.Linear(H, V)
+
+    def run(n):
+        with torch.no_grad():
+            h = torch.zeros(1, 1, H)
+            tok = torch.zeros(1, dtype=torch.long)
+            for _ in range(n):
+                x = torch.nn.functional.one_hot(tok, V).float()[:, None]
+                out, h = rnn(x, h)
+                tok = torch.multinomial(torch.softmax(head(out[:, -1]), -1), 1)[:, 0]
+        return tok
+    return run
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--units", type=int, default=256)
+    p.add_argument("--vocab", type=int, default=65)
+    p.add_argument("--tokens", type=int, default=2000)
+    p.add_argument("--repeats", type=int, default=5)
+    args = p.parse_args()
+    runs = {"keras_stateful_step": keras_loop(args.units, args.vocab),
+            "rnn_tf_generator": ours(args.units, args.vocab)}
+    try:
+        runs["torch_rnn_step"] = torch_loop(args.units, args.vocab)
+    except ImportError:
+        print("torch not installed: no torch row", file=sys.stderr)
+    for run in runs.values():
+        run(args.tokens)                       # trace / warm up
+    times = {k: [] for k in runs}
+    for _ in range(args.repeats):
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            run(args.tokens)
+            times[name].append((time.perf_counter() - t0) / args.tokens * 1e6)
+    base = statistics.median(times["keras_stateful_step"])
+    print(f"\nB=1 H={args.units} V={args.vocab}, {args.tokens} tokens, median of "
+          f"{args.repeats}\n")
+    print("| implementation | µs per token | speed-up vs keras |")
+    print("|---|---|---|")
+    for name, ts in times.items():
+        m = statistics.median(ts)
+        print(f"| {name} | {m:.1f} | {base / m:.1f}× |")
+
+
+if __name__ == "__main__":
+    main()
