@@ -37,6 +37,18 @@ def _model(inputs, outputs, name, residual):
     return model
 
 
+def _ids_model(return_sequences, vocab_size, num_classes, units, cell, num_layers, dropout,
+               residual, bidirectional, output_activation, pad_id, name):
+    """ids -> RNN stack -> Head, shared by many_to_many and many_to_one."""
+    _check_common(vocab_size, num_classes, units, num_layers, dropout, cell)
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    mask = None if pad_id is None else ops.not_equal(ids, pad_id)
+    a = rnn_stack(ids, mask, vocab_size, units, cell, num_layers, dropout, residual,
+                  bidirectional, return_sequences=return_sequences)
+    logits = Head(num_classes, output_activation, name="head")(a)
+    return _model(ids, logits, name, residual)
+
+
 def rnn_stack(ids, mask, vocab_size, units, cell="vanilla", num_layers=1, dropout=0.0,
               residual=False, bidirectional=False, return_sequences=True, name="rnn"):
     """`num_layers` RNN layers on token ids. The first takes the ids directly
@@ -83,13 +95,7 @@ def many_to_many(vocab_size, num_classes, units=128, cell="vanilla", num_layers=
     >>> model(tf.zeros([2, 10], tf.int32)).shape
     TensorShape([2, 10, 65])
     """
-    _check_common(vocab_size, num_classes, units, num_layers, dropout, cell)
-    ids = keras.Input((None,), dtype="int32", name="ids")
-    mask = None if pad_id is None else ops.not_equal(ids, pad_id)
-    a = rnn_stack(ids, mask, vocab_size, units, cell, num_layers, dropout, residual,
-                  bidirectional, return_sequences=True)
-    logits = Head(num_classes, output_activation, name="head")(a)
-    return _model(ids, logits, name, residual)
+    return _ids_model(True, **locals())
 
 
 def many_to_one(vocab_size, num_classes, units=128, cell="vanilla", num_layers=1,
@@ -103,13 +109,7 @@ def many_to_one(vocab_size, num_classes, units=128, cell="vanilla", num_layers=1
     Returns:
       keras.Model: <int32>[batch, time] -> logits <float32>[batch, C].
     """
-    _check_common(vocab_size, num_classes, units, num_layers, dropout, cell)
-    ids = keras.Input((None,), dtype="int32", name="ids")
-    mask = None if pad_id is None else ops.not_equal(ids, pad_id)
-    a = rnn_stack(ids, mask, vocab_size, units, cell, num_layers, dropout, residual,
-                  bidirectional, return_sequences=False)
-    logits = Head(num_classes, output_activation, name="head")(a)
-    return _model(ids, logits, name, residual)
+    return _ids_model(False, **locals())
 
 
 def one_to_many(input_dim, num_outputs, units=128, cell="vanilla", num_layers=1,
