@@ -9,6 +9,7 @@ import keras
 import tensorflow as tf
 
 from rnn_tf.bidirectional import Bidirectional
+from rnn_tf.cells import VanillaCell
 from rnn_tf.heads import Head
 from rnn_tf.recurrent import RNN
 
@@ -21,28 +22,43 @@ def _check_args(temperature, length):
         raise ValueError(f"length must be a positive int; received length={length!r}.")
 
 
-def sample_logits(logits, activation, temperature, top_k, seed):
+# Noise for a whole generation is drawn before the loop when it is at most this many
+# floats (64 MB); larger generations draw per step.
+MAX_PRESAMPLED_NOISE = 16 * 1024 * 1024
+
+
+def draw_noise(activation, shape, seed):
+    """Gumbel(0, 1) noise for softmax heads, logistic noise for sigmoid heads."""
+    u = tf.random.stateless_uniform(shape, seed, minval=1e-20, maxval=1.0)
+    if activation == "softmax":
+        return -tf.math.log(-tf.math.log(u))
+    return tf.math.log(u) - tf.math.log1p(-u + 1e-20)
+
+
+def sample_logits(logits, activation, temperature, top_k, seed=None, noise=None):
     """Draws ŷ<t> from logits <float>[batch, C].
 
-    softmax: <int32>[batch] class ids; temperature 0 is argmax; top_k (a Python int) > 0
-      keeps only the k largest logits. sigmoid: <float>[batch, C] of 0/1, each output a Bernoulli draw;
-      temperature 0 thresholds at 0.5. linear: the logits themselves.
-    seed: <int32>[2], a stateless seed, so the same seed gives the same draw.
+    softmax: <int32>[batch] class ids, by the Gumbel-max trick:
+      argmax(logits / T + g) = argmax(logits + T g), g ~ Gumbel(0, 1),
+      which is a draw from softmax(logits / T) for T > 0 and exactly argmax at T = 0,
+      with no branch. top_k (a Python int) > 0 keeps only the k largest logits.
+    sigmoid: <float>[batch, C] of 0/1, each output a Bernoulli(sigmoid(logits / T)) draw by
+      the same trick with logistic noise; T = 0 thresholds at 0.5.
+    linear: the logits themselves.
+    seed: <int32>[2], a stateless seed, so the same seed gives the same draw; or `noise`
+      <float>[batch, C] drawn beforehand with `draw_noise`.
     """
     logits = tf.cast(logits, tf.float32)
-    greedy = tf.equal(temperature, 0.0)
-    scaled = logits / tf.where(greedy, 1.0, temperature)
+    if activation == "linear":
+        return logits
+    if noise is None:
+        noise = draw_noise(activation, tf.shape(logits), seed)
     if activation == "softmax":
-        if top_k:     # a Python int: a full top_k sorts the vocabulary, so only when asked
-            kth = tf.math.top_k(scaled, min(top_k, scaled.shape[-1])).values[:, -1:]
-            scaled = tf.where(scaled < kth, tf.constant(-1e30, scaled.dtype), scaled)
-        drawn = tf.random.stateless_categorical(scaled, 1, seed, dtype=tf.int32)[:, 0]
-        return tf.where(greedy, tf.argmax(logits, -1, output_type=tf.int32), drawn)
-    if activation == "sigmoid":
-        u = tf.random.stateless_uniform(tf.shape(scaled), seed)
-        drawn = tf.cast(u < tf.sigmoid(scaled), tf.float32)
-        return tf.where(greedy, tf.cast(logits > 0, tf.float32), drawn)
-    return logits
+        if top_k:     # a full top_k sorts the vocabulary, so only when asked
+            kth = tf.math.top_k(logits, min(top_k, logits.shape[-1])).values[:, -1:]
+            logits = tf.where(logits < kth, tf.constant(-1e30, logits.dtype), logits)
+        return tf.argmax(logits + temperature * noise, -1, output_type=tf.int32)
+    return tf.cast(logits + temperature * noise > 0, tf.float32)
 
 
 class Generator(tf.Module):
@@ -68,18 +84,49 @@ class Generator(tf.Module):
         self.residual = bool(getattr(model, "rnn_tf_residual", False))
         self._loops = {}
         self._prime = tf.function(self._run_prime, reduce_retracing=True)
+        # The head and the top vanilla cell's next recurrence both multiply a<t>:
+        # one product a<t> [W_aa | W_ya] per token instead of two.
+        self._fuse_top = (isinstance(self.rnns[-1].cell, VanillaCell)
+                          and not self.rnns[-1].cell.stacked and not self.residual)
 
-    def _step(self, x_t, states):
+    def _fused_weights(self, dtype):
+        """Loop-invariant tensors, read once outside the loop: [W_aa | W_ya], b_y and the
+        top cell's (W_aa, W_ax, b_a)."""
+        if not self._fuse_top:
+            return None
+        cell = self.rnns[-1].cell
+        W_aa, W_ax, b_a = cell.weight_tensors(dtype)
+        W_ya = tf.cast(tf.convert_to_tensor(self.head.W_ya), dtype)
+        return dict(W_cat=tf.concat([W_aa, W_ya], 1), b_y=tf.cast(self.head.b_y, dtype),
+                    W_ax=W_ax, b_a=b_a, H=W_aa.shape[0])
+
+    def _logits_and_recurrence(self, a_top, fused):
+        """Head logits <float>[B, C] and, when fused, a<t> W_aa <float>[B, H] of the top
+        layer (else a zero-width placeholder)."""
+        if fused is None:
+            return self.head(a_top), tf.zeros([tf.shape(a_top)[0], 0], a_top.dtype)
+        both = tf.matmul(a_top, fused["W_cat"])                          # (B, H + C)
+        return both[:, fused["H"]:] + fused["b_y"], both[:, :fused["H"]]
+
+    def _step(self, x_t, states, recurrence, fused):
         """One step through every layer. x_t: ids <int32>[B] or <float>[B, X]."""
         new_states = []
         h = x_t
-        for layer, s in zip(self.rnns, states):
-            out, ns = layer.cell(h, s)
+        top = len(self.rnns) - 1
+        for i, (layer, s) in enumerate(zip(self.rnns, states)):
+            if i == top and fused is not None:
+                cell = layer.cell
+                xp = cell.project_inputs(h, fused["W_ax"], fused["b_a"])
+                out = cell.activation(xp + recurrence)
+                ns = [out]
+            else:
+                out, ns = layer.cell(h, s)
             if self.residual and h.dtype.is_floating and h.shape[-1] == out.shape[-1]:
                 out = out + h
             new_states.append(list(ns))
             h = out
-        return self.head(h), new_states
+        logits, recurrence = self._logits_and_recurrence(h, fused)
+        return logits, new_states, recurrence
 
     def _run_prime(self, prime):
         """Runs <int32>[B, P] (or float [B, P, X]) through the stack with the fast unroll;
@@ -95,9 +142,12 @@ class Generator(tf.Module):
                 seq = seq + h
             states.append(list(final))
             h = seq
-        return self.head(h[:, -1]), states
+        last = h[:, -1]
+        logits, recurrence = self._logits_and_recurrence(last,
+                                                         self._fused_weights(last.dtype))
+        return logits, states, recurrence
 
-    def _loop(self, logits, states, length, temperature, top_k, seed, stop_id):
+    def _loop(self, logits, states, recurrence, length, temperature, top_k, seed, stop_id):
         """The sampling loop. `length` is a Python int, so the loop compiles with XLA into
         one kernel sequence with static shapes (a few µs per token on a CPU).
 
@@ -109,32 +159,46 @@ class Generator(tf.Module):
         samples = tf.TensorArray(out_dtype, size=length)
         done = tf.zeros([batch], tf.bool)
 
-        def body(t, logits, states, done, samples):
-            y = sample_logits(logits, activation, temperature, top_k,
-                              tf.stack([seed, t]))
-            if activation == "softmax":
+        stops = activation == "softmax" and stop_id >= 0     # Python: no stop logic if not
+        fused = self._fused_weights(recurrence.dtype)
+        presample = (activation != "linear" and logits.shape[0] is not None
+                     and length * logits.shape[0] * logits.shape[1] <= MAX_PRESAMPLED_NOISE)
+        if presample:   # one RNG call for the whole generation, none inside the loop
+            noise = draw_noise(activation, [length] + logits.shape.as_list(),
+                               tf.stack([seed, 0]))
+
+        def body(t, logits, states, recurrence, done, samples):
+            if presample:
+                y = sample_logits(logits, activation, temperature, top_k, noise=noise[t])
+            else:
+                y = sample_logits(logits, activation, temperature, top_k,
+                                  seed=tf.stack([seed, t + 1]))
+            if stops:
                 y = tf.where(done, stop_id, y)
                 done = tf.logical_or(done, tf.equal(y, stop_id))
             samples = samples.write(t, y)
-            logits, states = self._step(y, states)                   # ŷ<t> fed back
-            return t + 1, logits, states, done, samples
+            logits, states, recurrence = self._step(y, states, recurrence, fused)  # fed back
+            return t + 1, logits, states, recurrence, done, samples
 
-        def cond(t, logits, states, done, samples):
+
+        def cond(t, logits, states, recurrence, done, samples):
+            if not stops:
+                return t < length
             return tf.logical_and(t < length, tf.logical_not(tf.reduce_all(done)))
 
-        t, _, _, _, samples = tf.while_loop(
-            cond, body, (tf.constant(0), logits, states, done, samples),
+        t, _, _, _, _, samples = tf.while_loop(
+            cond, body, (tf.constant(0), logits, states, recurrence, done, samples),
             maximum_iterations=length)
         return samples.stack(), t
 
-    def _compiled_loop(self, length, top_k):
-        """One XLA-compiled loop per (length, top_k), compiled on first use: XLA needs
-        both as constants."""
-        key = (length, top_k)
+    def _compiled_loop(self, length, top_k, stop_id):
+        """One XLA-compiled loop per (length, top_k, stop_id), compiled on first use: XLA
+        needs length and k as constants, and a loop without a stop id skips its logic."""
+        key = (length, top_k, stop_id)
         if key not in self._loops:
             self._loops[key] = tf.function(
-                lambda logits, states, temperature, seed, stop_id: self._loop(
-                    logits, states, length, temperature, top_k, seed, stop_id),
+                lambda logits, states, recurrence, temperature, seed: self._loop(
+                    logits, states, recurrence, length, temperature, top_k, seed, stop_id),
                 jit_compile=True, reduce_retracing=True)
         return self._loops[key]
 
@@ -158,20 +222,19 @@ class Generator(tf.Module):
           stop_id).
         """
         _check_args(temperature, length)
-        logits, states = self._prime(tf.convert_to_tensor(prime, tf.int32))
+        logits, states, recurrence = self._prime(tf.convert_to_tensor(prime, tf.int32))
         if isinstance(top_k, bool) or int(top_k) != top_k or top_k < 0:
             raise ValueError(f"top_k must be an int >= 0 (0: no limit); received {top_k!r}.")
-        samples, steps = self._compiled_loop(int(length), int(top_k))(
-            logits, states, tf.constant(temperature, tf.float32), tf.constant(seed),
-            tf.constant(stop_id))
+        samples, steps = self._compiled_loop(int(length), int(top_k), int(stop_id))(
+            logits, states, recurrence, tf.constant(temperature, tf.float32), tf.constant(seed))
         return self._finish(samples, steps)
 
     def generate_from(self, x0, length, temperature=1.0, seed=0):
         """One-to-many: x<1> = x0 <float>[batch, X]; each later x<t> is the sampled ŷ<t-1>
         (a multi-hot vector for a sigmoid head). Returns <float>[batch, length, C]."""
         _check_args(temperature, length)
-        logits, states = self._prime(tf.convert_to_tensor(x0, tf.float32)[:, None, :])
-        samples, steps = self._compiled_loop(int(length), 0)(
-            logits, states, tf.constant(temperature, tf.float32), tf.constant(seed),
-            tf.constant(-1))
+        logits, states, recurrence = self._prime(
+            tf.convert_to_tensor(x0, tf.float32)[:, None, :])
+        samples, steps = self._compiled_loop(int(length), 0, -1)(
+            logits, states, recurrence, tf.constant(temperature, tf.float32), tf.constant(seed))
         return self._finish(samples, steps)

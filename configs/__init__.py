@@ -1,0 +1,1 @@
+"""Task configs (`get_config()` per file). The pipeline issue adds them; none exist yet."""
