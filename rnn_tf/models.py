@@ -9,6 +9,7 @@ logits; pair it with the matching loss in `rnn_tf.heads`.
 
 import keras
 from keras import ops
+import tensorflow as tf
 
 from rnn_tf.bidirectional import Bidirectional
 from rnn_tf.heads import Head
@@ -144,3 +145,70 @@ def one_to_many(input_dim, num_outputs, units=128, cell="vanilla", num_layers=1,
 def teacher_forcing_inputs(x0, targets):
     """[x0, y<1>, ..., y<T-1>]: <float>[B, X], <float>[B, T, X] -> <float>[B, T, X]."""
     return ops.concatenate([ops.expand_dims(x0, 1), targets[:, :-1]], axis=1)
+
+
+@keras.saving.register_keras_serializable(package="rnn_tf")
+class LanguageModel(keras.Model):
+    """A many-to-many language model whose states go in and come out, for truncated BPTT
+    over long streams (the state of one window starts the next).
+
+    Call arguments:
+      ids: <int32>[batch, time].
+      initial_state: list per layer of lists of <float32>[batch, units], or None (zeros).
+      mask: <bool>[batch, time] or None.
+      return_hidden: also return the first layer's output sequence (for gradient views).
+    Returns:
+      (logits <float32>[batch, time, vocab], final_state) [+ hidden <float32>[B, T, H]].
+    """
+
+    def __init__(self, vocab_size, units=256, cell="vanilla", num_layers=1, dropout=0.0,
+                 residual=False, **kwargs):
+        super().__init__(**kwargs)
+        _check_common(vocab_size, vocab_size, units, num_layers, dropout, cell)
+        self.vocab_size, self.units, self.cell_name = vocab_size, units, cell
+        self.num_layers, self.dropout_rate, self.residual = num_layers, dropout, residual
+        self.rnn_tf_residual = residual                       # read by sampling.Generator
+        self.rnns = [RNN(units, cell=cell, input_dim=vocab_size if i == 0 else None,
+                         return_sequences=True, return_state=True, name=f"rnn_{i}")
+                     for i in range(num_layers)]
+        self.drop = keras.layers.Dropout(dropout) if dropout else None
+        self.head = Head(vocab_size, "softmax", name="head")
+        self.supports_masking = True     # the mask is a call argument, used by every layer
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    @property
+    def _default_save_signature(self):
+        # Keras would trace call() with float inputs; this model reads int32 token ids.
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="ids")])
+        def serving_default(ids):
+            return {"logits": self(ids)[0]}
+        return serving_default
+
+    def zero_state(self, batch_size):
+        """Per layer, per cell state: <float32>[batch, units] zeros."""
+        return [[ops.zeros((batch_size, self.units))] * layer._num_states
+                for layer in self.rnns]
+
+    def call(self, ids, initial_state=None, mask=None, training=None, return_hidden=False):
+        h, final, hidden = ids, [], None
+        for i, layer in enumerate(self.rnns):
+            out = layer(h, initial_state=None if initial_state is None else initial_state[i],
+                        mask=mask)
+            y, states = out[0], list(out[1:])
+            if i == 0:
+                hidden = y
+            if self.residual and i > 0:
+                y = y + h
+            final.append(states)
+            h = y
+            if self.drop is not None and i < self.num_layers - 1:
+                h = self.drop(h, training=training)
+        logits = self.head(h)
+        return (logits, final, hidden) if return_hidden else (logits, final)
+
+    def get_config(self):
+        return {"vocab_size": self.vocab_size, "units": self.units, "cell": self.cell_name,
+                "num_layers": self.num_layers, "dropout": self.dropout_rate,
+                "residual": self.residual, "name": self.name}

@@ -58,6 +58,13 @@ def dynamic_unroll(step, input_sequence, initial_state, mask=None):
     return outputs_ta.stack(), tf.nest.pack_sequence_as(initial_state, flat_final)
 
 
+class _FunctionCache:
+    """Holds the layer's eager-call tf.functions out of sight of checkpoint tracking."""
+
+    def __init__(self):
+        self.functions = {}
+
+
 @keras.saving.register_keras_serializable(package="rnn_tf")
 class RNN(keras.layers.Layer):
     """The lecture's RNN as a Keras layer: `a<t> = g(a<t-1> W_aa + x<t> W_ax + b_a)`.
@@ -154,7 +161,9 @@ class RNN(keras.layers.Layer):
         self.stateful = bool(stateful)
         self.supports_masking = True
         self._implementation = device.select_implementation(self.cell)
-        self._eager_fns = {}
+        # A plain object, not a dict: TensorFlow would track a dict of tf.functions and
+        # trace them when a SavedModel holding this layer is written.
+        self._eager_cache = _FunctionCache()
         self.state = None            # stateful: list of tf.Variable, one per cell state
         size = self.cell.state_size
         self._num_states = len(size) if isinstance(size, (list, tuple)) else 1
@@ -295,16 +304,17 @@ class RNN(keras.layers.Layer):
         """A tf.function per (dtype, has-mask) with batch and time left open: a new
         sequence length or batch size reuses the same graph instead of retracing."""
         key = (inputs.dtype, mask is not None)
-        if key not in self._eager_fns:
+        fns = self._eager_cache.functions
+        if key not in fns:
             signature = [tf.TensorSpec([None, None] + inputs.shape[2:].as_list(), inputs.dtype),
                          [tf.TensorSpec([None, self.units], self.compute_dtype)]
                          * self._num_states]
             if mask is not None:
                 signature.append(tf.TensorSpec([None, None], tf.bool))
-            self._eager_fns[key] = tf.function(
+            fns[key] = tf.function(
                 lambda x, a0, m=None: self._unroll(x, a0, m, None), input_signature=signature,
                 autograph=False)
-        return self._eager_fns[key]
+        return fns[key]
 
     def _unroll(self, inputs, initial_state, mask, training):
         """Runs the cell over time. Batch-major in and out; time-major inside.

@@ -22,18 +22,20 @@ def _check_args(temperature, length):
         raise ValueError(f"length must be a positive int; received length={length!r}.")
 
 
-def draw_noise(activation, shape, seed):
+def draw_noise(activation, shape, seed, alg="auto_select"):
     """Gumbel(0, 1) noise for softmax heads, logistic noise for sigmoid heads.
 
-    Threefry rather than the default Philox: under XLA on a CPU it costs ~3 µs less per
-    token in the generation loop (benchmarks/generation_latency.py)."""
-    u = tf.random.stateless_uniform(shape, seed, minval=1e-20, maxval=1.0, alg="threefry")
+    alg: 'auto_select' (TensorFlow's default) works everywhere; 'threefry' only under XLA
+    (TensorFlow's own CPU kernel rejects it), where it costs ~3 µs less per token than
+    Philox in the generation loop (benchmarks/generation_latency.py).
+    """
+    u = tf.random.stateless_uniform(shape, seed, minval=1e-20, maxval=1.0, alg=alg)
     if activation == "softmax":
         return -tf.math.log(-tf.math.log(u))
     return tf.math.log(u) - tf.math.log1p(-u + 1e-20)
 
 
-def sample_logits(logits, activation, temperature, top_k, seed):
+def sample_logits(logits, activation, temperature, top_k, seed, alg="auto_select"):
     """Draws ŷ<t> from logits <float>[batch, C].
 
     softmax: <int32>[batch] class ids, by the Gumbel-max trick:
@@ -48,7 +50,7 @@ def sample_logits(logits, activation, temperature, top_k, seed):
     logits = tf.cast(logits, tf.float32)
     if activation == "linear":
         return logits
-    noise = draw_noise(activation, tf.shape(logits), seed)
+    noise = draw_noise(activation, tf.shape(logits), seed, alg)
     if activation == "softmax":
         if top_k:     # a full top_k sorts the vocabulary, so only when asked
             kth = tf.math.top_k(logits, min(top_k, logits.shape[-1])).values[:, -1:]
@@ -143,7 +145,8 @@ class Generator(tf.Module):
                                                          self._fused_weights(last.dtype))
         return logits, states, recurrence
 
-    def _loop(self, logits, states, recurrence, length, temperature, top_k, seed, stop_id):
+    def _loop(self, logits, states, recurrence, length, temperature, top_k, seed, stop_id,
+              alg="auto_select"):
         """The sampling loop. `length` is a Python int, so the loop compiles with XLA into
         one kernel sequence with static shapes (a few µs per token on a CPU).
 
@@ -159,7 +162,8 @@ class Generator(tf.Module):
         fused = self._fused_weights(recurrence.dtype)
 
         def body(t, logits, states, recurrence, done, samples):
-            y = sample_logits(logits, activation, temperature, top_k, tf.stack([seed, t]))
+            y = sample_logits(logits, activation, temperature, top_k, tf.stack([seed, t]),
+                              alg)
             if stops:
                 y = tf.where(done, stop_id, y)
                 done = tf.logical_or(done, tf.equal(y, stop_id))
@@ -185,7 +189,8 @@ class Generator(tf.Module):
         if key not in self._loops:
             self._loops[key] = tf.function(
                 lambda logits, states, recurrence, temperature, seed: self._loop(
-                    logits, states, recurrence, length, temperature, top_k, seed, stop_id),
+                    logits, states, recurrence, length, temperature, top_k, seed, stop_id,
+                    alg="threefry"),
                 jit_compile=True, reduce_retracing=True)
         return self._loops[key]
 

@@ -103,6 +103,16 @@ class EncoderDecoder(keras.Model):
         self.head.build((None, self.units * (2 if self.use_attention else 1)))
         self.built = True
 
+    @property
+    def _default_save_signature(self):
+        # Keras would trace call() with float inputs; this model reads int32 ids.
+        spec = tf.TensorSpec([None, None], tf.int32)
+
+        @tf.function(input_signature=[(spec, spec)])
+        def serving_default(inputs):
+            return {"logits": self(inputs)}
+        return serving_default
+
     # ------------------------------------------------------------------ pieces
     def _check_ids(self, ids, vocab, what):
         if tf.executing_eagerly() and tf.size(ids) > 0:

@@ -108,7 +108,7 @@ def test_new_sequence_length_does_not_retrace():
     for t in (3, 8, 21, 2):
         layer(tf.zeros([2 + t % 3, t, X]))
         layer(tf.zeros([2, t, X]), mask=tf.ones([2, t], tf.bool))
-    counts = [f.experimental_get_tracing_count() for f in layer._eager_fns.values()]
+    counts = [f.experimental_get_tracing_count() for f in layer._eager_cache.functions.values()]
     assert counts == [1, 1], counts                  # one graph without, one with a mask
 
 

@@ -1,0 +1,91 @@
+"""Stage 1, ingest: tensorflow-datasets -> a prepared TFDS data_dir artifact.
+
+Any TFDS catalog data set with a 'text' feature works by name (TFDS downloads it when the
+machine is online; offline, `data.manual_dir` must hold the files), and so do our own
+builders in `pipelines.datasets`.
+"""
+
+import os
+import socket
+
+import tensorflow_datasets as tfds
+
+from pipelines import common
+import pipelines.datasets  # noqa: F401  (registers our builders)
+
+tfds.disable_progress_bar()
+
+LOCAL_BUILDERS = {"pydoc_text"}
+
+
+def _online(host="storage.googleapis.com", port=443, timeout=3.0):
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def data_dir(config, workdir):
+    return config.data.data_dir or os.path.join(common.stage_dir(workdir, "ingest"), "tfds")
+
+
+def get_builder(config, workdir):
+    name = config.data.dataset
+    try:
+        return tfds.builder(name, data_dir=data_dir(config, workdir))
+    except tfds.core.registered.DatasetNotFoundError:
+        raise common.UserError(
+            f"unknown data set {name!r}: not in the TFDS catalog nor in pipelines/datasets. "
+            "Check --config.data.dataset (e.g. pydoc_text, tiny_shakespeare).") from None
+
+
+def run(config, workdir):
+    """Prepares the data set; returns the ingest artifact directory."""
+    inputs = common.fingerprint({"data": config.data.to_dict()})
+    out = common.stage_dir(workdir, "ingest")
+    if common.up_to_date(workdir, "ingest", inputs):
+        return out
+    started = common.now_iso()
+    builder = get_builder(config, workdir)
+    prepared = os.path.exists(os.path.join(builder.data_dir, "dataset_info.json"))
+    manual = config.data.manual_dir
+    if manual and not os.path.isdir(manual):
+        raise common.UserError(f"data.manual_dir={manual!r} is not a directory. Point it at "
+                               f"the folder holding the files of {config.data.dataset}.")
+    if (not prepared and config.data.dataset not in LOCAL_BUILDERS and not manual
+            and not _online()):
+        raise common.UserError(
+            f"data set {config.data.dataset!r} must be downloaded and this machine is "
+            "offline. Pass --config.data.manual_dir=DIR with its files, or run online once.")
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=manual or None))
+    splits = {name: info.num_examples for name, info in builder.info.splits.items()}
+    for split in ("train", "validation", "test"):
+        if not splits.get(split):
+            raise common.UserError(
+                f"split {split!r} of {config.data.dataset!r} is empty or missing (splits: "
+                f"{splits}). Use a data set with train, validation and test splits.")
+    common.write_manifest(workdir, "ingest", config.data.to_dict(), inputs,
+                          metrics={"examples": splits}, started=started,
+                          data_dir=builder.data_dir)
+    return out
+
+
+def load_texts(config, workdir, split):
+    """All documents of a split as Python strings (capped by data.max_chars_per_split)."""
+    builder = get_builder(config, workdir)
+    texts, total, cap = [], 0, config.data.max_chars_per_split
+    for example in tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False)):
+        text = example["text"].decode("utf-8")
+        if cap and total + len(text) > cap:
+            text = text[:cap - total]
+        if text:
+            texts.append(text)
+            total += len(text)
+        if cap and total >= cap:
+            break
+    if not texts:
+        raise common.UserError(f"split {split!r} of {config.data.dataset!r} has no text. "
+                               "Check the data set or data.max_chars_per_split.")
+    return texts

@@ -1,0 +1,152 @@
+"""The pipeline's command line: the only file in the project that defines flags.
+
+    python -m pipelines.train                       # the main job (configs/default.py)
+    python -m pipelines.train --config=configs/default.py:tiny --workdir=/tmp/tiny
+    python -m pipelines.train --config=configs/default.py --config.train.steps=500 \\
+        --workdir=runs/x --stages=train,evaluate --resume
+    python -m pipelines.train --helpfull
+
+Stages, TFX-style, each an artifact directory under --workdir with a manifest.json:
+ingest -> transform -> train -> evaluate -> export -> push. A stage whose inputs are
+unchanged is skipped.
+"""
+
+import json
+import os
+import shutil
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from pipelines import common
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STAGES = ("ingest", "transform", "train", "evaluate", "export", "push")
+# Fields that only extend or bound a run: a resume may change them.
+RESUMABLE_FIELDS = ("train.steps", "train.time_budget_s", "train.interrupt_after_steps")
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file(
+    "config", os.path.join(ROOT, "configs", "default.py"),
+    "Config file with get_config(); add ':tiny' for the smoke-test variant. Override any "
+    "field with --config.<field>=<value>.", lock_config=True)
+flags.DEFINE_string("workdir", os.path.join("runs", "default"),
+                    "Directory of the run's artifacts (one subdirectory per stage).")
+flags.DEFINE_list("stages", list(STAGES), f"Stages to run, a subset of {','.join(STAGES)}.")
+flags.DEFINE_bool("resume", False, "Continue training from the last checkpoint.")
+flags.DEFINE_bool("overwrite", False,
+                  "Delete a workdir that holds another config's run and start again.")
+
+
+def _identity(config_dict):
+    """The config without the fields a resumed run may change."""
+    c = json.loads(json.dumps(config_dict))
+    for field in RESUMABLE_FIELDS:
+        section, key = field.split(".")
+        c.get(section, {}).pop(key, None)
+    return c
+
+
+def prepare_workdir(config, workdir, overwrite):
+    """Saves the resolved config as JSON; refuses a workdir of another config's run."""
+    path = os.path.join(workdir, "config.json")
+    resolved = config.to_dict()
+    if os.path.exists(path):
+        previous = common.read_json(path)
+        if _identity(previous) != _identity(resolved):
+            if not overwrite:
+                changed = sorted(k for k in set(_flat(previous)) | set(_flat(resolved))
+                                 if _flat(previous).get(k) != _flat(resolved).get(k))
+                raise common.UserError(
+                    f"workdir {workdir} holds a run of another config (differs in "
+                    f"{', '.join(changed[:5])}). Use another --workdir, or pass --overwrite "
+                    "to delete it.")
+            shutil.rmtree(workdir)
+    common.write_json_atomic(path, resolved)
+
+
+def _flat(d, prefix=""):
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, prefix + k + "."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def run_pipeline(config, workdir, stages, resume=False, overwrite=False, log=print):
+    """Runs the stages in order; returns a dict of what was produced."""
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise common.UserError(f"unknown stage(s) {unknown}; --stages takes a subset of "
+                               f"{','.join(STAGES)}.")
+    from pipelines import evaluate, export, ingest, trainer, transform
+    prepare_workdir(config, workdir, overwrite)
+    results = {}
+    for stage in STAGES:
+        if stage not in stages:
+            continue
+        needs = {"transform": "ingest", "train": "transform", "evaluate": "train",
+                 "export": "train", "push": "evaluate"}.get(stage)
+        if needs and not common.read_manifest(workdir, needs):
+            raise common.UserError(f"stage {stage} needs the {needs} artifact in {workdir}; "
+                                   f"run --stages={needs},{stage} first.")
+        log(f"[{stage}]")
+        if stage == "ingest":
+            results[stage] = ingest.run(config, workdir)
+        elif stage == "transform":
+            results[stage] = transform.run(config, workdir)
+        elif stage == "train":
+            results[stage] = trainer.run(config, workdir, resume=resume, log=log)
+            if results[stage] is None:           # interrupted on purpose
+                return results
+        elif stage == "evaluate":
+            results[stage] = evaluate.run(config, workdir)
+            m = common.read_manifest(workdir, "evaluate")
+            log(f"  validation {m['metrics']['validation']['nats_per_char']:.4f} nats/char, "
+                f"test {m['metrics']['test']['nats_per_char']:.4f}; "
+                f"{'blessed' if m['blessed'] else 'not blessed'}: {m['reason']}")
+        elif stage == "export":
+            results[stage] = export.run(config, workdir)
+        elif stage == "push":
+            results[stage] = export.push(config, workdir)
+            log(f"  pushed to {results[stage]}" if results[stage] else
+                "  not pushed: the model is not blessed")
+    return results
+
+
+def _sample(workdir, config):
+    import tensorflow as tf
+    from pipelines import export
+    model = tf.saved_model.load(export.export_dir(workdir))
+    out = model.signatures["generate"](
+        prime=tf.constant(config.export.sample_prime), length=tf.constant(300),
+        temperature=tf.constant(0.7), seed=tf.constant(0))
+    return out["text"].numpy().decode("utf-8")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise common.UserError(f"unexpected arguments {argv[1:]}; flags look like --name=value")
+    config, workdir = FLAGS.config, FLAGS.workdir
+    results = run_pipeline(config, workdir, FLAGS.stages, FLAGS.resume, FLAGS.overwrite)
+    if "export" in results:
+        print(f"SavedModel: {os.path.abspath(results['export'])}/saved_model")
+    print(f"TensorBoard: tensorboard --logdir {os.path.abspath(workdir)}/train/logs")
+    if "export" in results:
+        print("Sample:\n" + _sample(workdir, config))
+
+
+def run():
+    logging.set_verbosity(logging.WARNING)
+    try:
+        app.run(main)
+    except common.UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    run()

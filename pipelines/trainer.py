@@ -1,0 +1,305 @@
+"""Stage 3, train: GradientTape BPTT over truncated windows, with everything a resume needs.
+
+The state of each batch row is carried from one window to the next (truncated BPTT) and
+reset where a row starts a new document. A checkpoint holds the model, the optimizer, the
+step, the tf.data iterator, the carried state and the RNG states (dropout's seed lives in
+the model), so `--resume` continues exactly where a run stopped.
+
+TensorBoard (`<workdir>/train/logs/{train,validation}`): loss, nats/char, bits/char,
+gradient global norm, parameter norm, learning rate, tokens/s; histograms of weights and
+hidden activations; generated samples as text; the config as hparams; and an image of
+|dL/da<t>| for every step t of a window (how far back the gradient reaches).
+"""
+
+import io
+import math
+import os
+import sys
+import time
+import weakref
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorboard.plugins.hparams import api as hp
+
+from pipelines import common, transform
+from rnn_tf import heads
+from rnn_tf.models import LanguageModel
+from rnn_tf.sampling import Generator
+
+
+class Diverged(common.UserError):
+    """The loss became NaN or Inf."""
+
+
+def build_model(config, vocab_size):
+    m = config.model
+    return LanguageModel(vocab_size, units=m.units, cell=m.cell, num_layers=m.num_layers,
+                         dropout=m.dropout, residual=m.residual, name="char_lm")
+
+
+def learning_rate(config):
+    t = config.train
+    warmup = min(t.warmup_steps, max(t.steps - 1, 0))
+    return keras.optimizers.schedules.CosineDecay(
+        0.0 if warmup else t.learning_rate, max(t.steps - warmup, 1), alpha=0.05,
+        warmup_target=t.learning_rate if warmup else None, warmup_steps=warmup)
+
+
+def evaluate_nats(model, arrays, batch_size=256):
+    """Mean nats/char over the windows of a split, state reset to zero per window."""
+    total, count = 0.0, 0.0
+    fn = _eval_fn(model)
+    for i in range(0, len(arrays["inputs"]), batch_size):
+        s, c = fn(arrays["inputs"][i:i + batch_size], arrays["targets"][i:i + batch_size],
+                  arrays["mask"][i:i + batch_size])
+        total += float(s)
+        count += float(c)
+    return total / max(count, 1.0)
+
+
+_EVAL_FNS = weakref.WeakKeyDictionary()   # not on the model: it would be saved with it
+
+
+def _eval_fn(model):
+    if model not in _EVAL_FNS:
+        @tf.function(reduce_retracing=True)
+        def fn(x, y, m):
+            logits, _ = model(x, mask=m, training=False)
+            nll = tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)
+            m = tf.cast(m, tf.float32)
+            return tf.reduce_sum(nll * m), tf.reduce_sum(m)
+        _EVAL_FNS[model] = fn
+    return _EVAL_FNS[model]
+
+
+def decode(vocab, ids):
+    return "".join(vocab[i] if i > 0 else "\ufffd" for i in ids)
+
+
+def _gradient_plot(norms):
+    """PNG bytes of |dL/da<t>| against t, as a [1, H, W, 4] uint8 image for tf.summary."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3), dpi=80)
+    ax.semilogy(np.arange(1, len(norms) + 1), np.maximum(norms, 1e-12))
+    ax.set_xlabel("time step t in the window")
+    ax.set_ylabel("mean |dL/da<t>|")
+    ax.set_title("how far back the gradient reaches")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return tf.image.decode_png(buf.getvalue(), channels=4)[None]
+
+
+class Progress:
+    """Step, loss, tokens/s and time left: one updating line on a terminal, plain lines
+    (no carriage returns) when stdout is a file or a pipe."""
+
+    def __init__(self, total):
+        self.total, self.tty, self.start = total, sys.stdout.isatty(), time.time()
+
+    def update(self, step, loss, tokens_per_s, remaining_s):
+        line = (f"step {step}/{self.total}  loss {loss:.4f}  {tokens_per_s:,.0f} tok/s  "
+                f"~{remaining_s:.0f}s left")
+        if self.tty:
+            print("\r" + line.ljust(79), end="", flush=True)
+        else:
+            print(line, flush=True)
+
+    def close(self):
+        if self.tty:
+            print(flush=True)
+
+
+def _restore(manager, checkpoint, log):
+    """Restores the newest readable checkpoint; a corrupt one is skipped with a message."""
+    for path in reversed(manager.checkpoints):
+        try:
+            checkpoint.restore(path).assert_existing_objects_matched()
+            return path
+        except (tf.errors.OpError, ValueError, AssertionError) as e:
+            log(f"checkpoint {os.path.basename(path)} is corrupt ({type(e).__name__}); "
+                "falling back to the previous one")
+    return None
+
+
+def run(config, workdir, resume=False, log=print):
+    """Trains; returns the train artifact directory (checkpoints, best weights, logs)."""
+    t = config.train
+    out = common.stage_dir(workdir, "train")
+    tr_manifest = common.read_manifest(workdir, "transform")
+    section = {"model": config.model.to_dict(), "train": t.to_dict()}
+    inputs = common.fingerprint({"transform": tr_manifest["inputs_fingerprint"],
+                                 "section": section})
+    if not resume and common.up_to_date(workdir, "train", inputs):
+        return out
+    started = common.now_iso()
+    vocab, arrays = transform.load(workdir)
+    keras.utils.set_random_seed(t.seed)
+    model = build_model(config, len(vocab))
+    B = t.batch_size
+    model(tf.zeros([B, 2], tf.int32))
+    optimizer = keras.optimizers.Adam(learning_rate(config))
+    optimizer.build(model.trainable_variables)
+    carry = [[tf.Variable(s, trainable=False) for s in layer]
+             for layer in model.zero_state(B)]
+    train = arrays["train"]
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (train["inputs"], train["targets"], train["mask"], train["reset"])).repeat()
+    iterator = iter(dataset)
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    best = tf.Variable(math.inf, dtype=tf.float64, trainable=False, name="best_val")
+    bad_evals = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_evals")
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step,
+                                     iterator=iterator, carry=carry, best=best,
+                                     bad_evals=bad_evals)
+    manager = tf.train.CheckpointManager(checkpoint, os.path.join(out, "checkpoints"),
+                                         max_to_keep=t.keep_checkpoints)
+    if manager.checkpoints and not resume:
+        raise common.UserError(
+            f"{out} already holds checkpoints of a run. Pass --resume to continue it or "
+            "--overwrite to start again.")
+    if resume and manager.checkpoints:
+        path = _restore(manager, checkpoint, log)
+        log(f"resumed from {path} at step {int(step)}" if path else
+            "no readable checkpoint: starting from step 0")
+    variables = model.trainable_variables
+
+    def train_step(x, y, m, reset):
+        keep = 1.0 - tf.cast(reset, tf.float32)[:, None]                  # (B, 1)
+        state = [[s * keep for s in layer] for layer in carry]
+        with tf.GradientTape() as tape:
+            logits, final, hidden = model(x, initial_state=state, mask=m, training=True,
+                                          return_hidden=True)
+            loss = heads.softmax_loss(y, logits, m, "mean_per_token")
+        grads = tape.gradient(loss, variables + [hidden])
+        d_hidden = grads[-1]
+        grads = [tf.convert_to_tensor(g) for g in grads[:-1]]
+        grads, norm = tf.clip_by_global_norm(grads, t.clip_norm)
+        finite = tf.math.is_finite(loss)
+        # a non-finite loss updates nothing: the guard below stops the run
+        grads = [tf.where(finite, g, tf.zeros_like(g)) for g in grads]
+        optimizer.apply_gradients(zip(grads, variables))
+        for layer_vars, layer_vals in zip(carry, final):
+            for v, value in zip(layer_vars, layer_vals):
+                v.assign(tf.where(finite, value, v))
+        dA_norm = tf.reduce_mean(tf.norm(d_hidden, axis=-1), axis=0)       # (T,)
+        return loss, norm, dA_norm, hidden
+
+    step_fn = tf.function(train_step, jit_compile=t.jit_compile)
+    logs = os.path.join(out, "logs")
+    writers = {k: tf.summary.create_file_writer(os.path.join(logs, k))
+               for k in ("train", "validation")}
+    with writers["train"].as_default():
+        hp.hparams({k: (v if isinstance(v, (int, float, str, bool)) else str(v))
+                    for k, v in _flatten(config.to_dict()).items()})
+    generator = Generator(model)
+    prime_ids = np.array([[vocab.index(c) if c in vocab else 0 for c in "The "]], np.int32)
+    progress = Progress(t.steps)
+    start_time, start_step, run_steps = time.time(), int(step), 0
+    tokens = B * t.seq_len
+    last_log = (time.time(), int(step))
+    stopped = "steps"
+    while int(step) < t.steps:
+        x, y, m, r = next(iterator)
+        loss, norm, dA_norm, hidden = step_fn(x, y, m, r)
+        if not np.isfinite(float(loss)):
+            raise Diverged(
+                f"loss became {float(loss)} at step {int(step) + 1}; stopped. The last good "
+                f"checkpoint is kept in {manager.directory}. Lower train.learning_rate or "
+                "train.clip_norm and pass --resume.")
+        step.assign_add(1)
+        run_steps += 1
+        s = int(step)
+        if s % t.log_every == 0 or s == t.steps:
+            now = time.time()
+            tok_s = (s - last_log[1]) * tokens / max(now - last_log[0], 1e-9)
+            last_log = (now, s)
+            elapsed = now - start_time
+            remaining = elapsed / max(s - start_step, 1) * (t.steps - s)
+            if t.time_budget_s:
+                remaining = min(remaining, max(t.time_budget_s - elapsed, 0))
+            progress.update(s, float(loss), tok_s, remaining)
+            with writers["train"].as_default(step=s):
+                tf.summary.scalar("loss", loss)
+                tf.summary.scalar("nats_per_char", loss)
+                tf.summary.scalar("bits_per_char", loss / math.log(2))
+                tf.summary.scalar("gradient_global_norm", norm)
+                tf.summary.scalar("parameter_norm", tf.linalg.global_norm(variables))
+                tf.summary.scalar("learning_rate", optimizer.learning_rate)
+                tf.summary.scalar("tokens_per_s", tok_s)
+        if s % t.histogram_every == 0 or s == t.steps:
+            with writers["train"].as_default(step=s):
+                for v in variables:
+                    tf.summary.histogram("weights/" + v.path, v)
+                tf.summary.histogram("activations/rnn_0", hidden)
+                tf.summary.image("gradient_norm_by_time_step", _gradient_plot(dA_norm.numpy()))
+        if s % t.sample_every == 0 or s == t.steps:
+            ids = generator.generate(prime_ids, t.sample_length, temperature=0.8, seed=s)
+            with writers["train"].as_default(step=s):
+                tf.summary.text("sample", "The " + decode(vocab, ids.numpy()[0]))
+        if s % t.eval_every == 0 or s == t.steps:
+            val = evaluate_nats(model, arrays["validation"])
+            with writers["validation"].as_default(step=s):
+                tf.summary.scalar("nats_per_char", val)
+                tf.summary.scalar("bits_per_char", val / math.log(2))
+            if val < float(best):
+                best.assign(val)
+                bad_evals.assign(0)
+                _save_best(model, out)
+            else:
+                bad_evals.assign_add(1)
+            if t.early_stopping_patience and int(bad_evals) >= t.early_stopping_patience:
+                stopped = "early_stopping"
+        if s % t.checkpoint_every == 0 or s == t.steps or stopped != "steps":
+            manager.save(checkpoint_number=s)
+        if stopped != "steps":
+            break
+        if t.time_budget_s and time.time() - start_time >= t.time_budget_s:
+            stopped = "time_budget"
+            manager.save(checkpoint_number=s)
+            break
+        if t.interrupt_after_steps and run_steps >= t.interrupt_after_steps:
+            manager.save(checkpoint_number=s)
+            progress.close()
+            log(f"interrupted after {run_steps} steps (train.interrupt_after_steps)")
+            return None
+    progress.close()
+    if not os.path.exists(os.path.join(out, "best.weights.h5")):
+        _save_best(model, out)
+    for w in writers.values():
+        w.flush()
+    common.write_manifest(workdir, "train", section, inputs, started=started,
+                          metrics={"steps": int(step), "best_val_nats_per_char": float(best),
+                                   "stopped_by": stopped,
+                                   "train_seconds": round(time.time() - start_time, 1)},
+                          vocab_hash=tr_manifest["vocab_hash"])
+    return out
+
+
+def _save_best(model, out):
+    tmp = os.path.join(out, ".tmp-best.weights.h5")
+    model.save_weights(tmp)
+    os.replace(tmp, os.path.join(out, "best.weights.h5"))
+
+
+def _flatten(d, prefix=""):
+    flat = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            flat.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            flat[prefix + k] = v
+    return flat
+
+
+def load_best(config, workdir):
+    vocab, _ = transform.load(workdir)
+    model = build_model(config, len(vocab))
+    model(tf.zeros([1, 2], tf.int32))
+    model.load_weights(os.path.join(common.stage_dir(workdir, "train"), "best.weights.h5"))
+    return model, vocab
