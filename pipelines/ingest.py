@@ -15,7 +15,11 @@ import pipelines.datasets  # noqa: F401  (registers our builders)
 
 tfds.disable_progress_bar()
 
-LOCAL_BUILDERS = {"pydoc_text"}
+
+
+def is_catalog(builder):
+    """True for TFDS catalog builders (they download); ours and users' are local."""
+    return type(builder).__module__.startswith("tensorflow_datasets.")
 
 
 def _online(host="storage.googleapis.com", port=443, timeout=3.0):
@@ -53,13 +57,20 @@ def run(config, workdir):
     if manual and not os.path.isdir(manual):
         raise common.UserError(f"data.manual_dir={manual!r} is not a directory. Point it at "
                                f"the folder holding the files of {config.data.dataset}.")
-    if (not prepared and config.data.dataset not in LOCAL_BUILDERS and not manual
-            and not _online()):
+    if not prepared and is_catalog(builder) and not manual and not _online():
         raise common.UserError(
             f"data set {config.data.dataset!r} must be downloaded and this machine is "
             "offline. Pass --config.data.manual_dir=DIR with its files, or run online once.")
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=manual or None))
+    try:
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(manual_dir=manual or None))
+    except AssertionError as e:   # TFDS asserts when a split yields nothing
+        if "No examples were yielded" not in str(e):
+            raise
+        split = str(e).split('"')[1] if '"' in str(e) else "?"
+        raise common.UserError(
+            f"split {split!r} of {config.data.dataset!r} is empty. Use a data set with "
+            "examples in train, validation and test.") from None
     splits = {name: info.num_examples for name, info in builder.info.splits.items()}
     for split in ("train", "validation", "test"):
         if not splits.get(split):

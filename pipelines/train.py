@@ -27,10 +27,16 @@ STAGES = ("ingest", "transform", "train", "evaluate", "export", "push")
 RESUMABLE_FIELDS = ("train.steps", "train.time_budget_s", "train.interrupt_after_steps")
 
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file(
-    "config", os.path.join(ROOT, "configs", "default.py"),
-    "Config file with get_config(); add ':tiny' for the smoke-test variant. Override any "
-    "field with --config.<field>=<value>.", lock_config=True)
+try:
+    # Reads --config.<field> overrides from the command line already, at definition.
+    config_flags.DEFINE_config_file(
+        "config", os.path.join(ROOT, "configs", "default.py"),
+        "Config file with get_config(); add ':tiny' for the smoke-test variant. Override "
+        "any field with --config.<field>=<value>.", lock_config=True)
+except (KeyError, AttributeError, TypeError, ValueError, OSError) as _e:
+    print(f"error: unknown or bad config override: {' '.join(str(_e).split())} "
+          "(see --helpfull)", file=sys.stderr)
+    sys.exit(2)
 flags.DEFINE_string("workdir", os.path.join("runs", "default"),
                     "Directory of the run's artifacts (one subdirectory per stage).")
 flags.DEFINE_list("stages", list(STAGES), f"Stages to run, a subset of {','.join(STAGES)}.")
@@ -130,7 +136,12 @@ def _sample(workdir, config):
 def main(argv):
     if len(argv) > 1:
         raise common.UserError(f"unexpected arguments {argv[1:]}; flags look like --name=value")
-    config, workdir = FLAGS.config, FLAGS.workdir
+    try:
+        config = FLAGS.config        # ml_collections reports a load failure on first use
+        config.to_dict()
+    except (KeyError, AttributeError, TypeError, ValueError, OSError) as e:
+        raise _user_error(e) from None
+    workdir = FLAGS.workdir
     results = run_pipeline(config, workdir, FLAGS.stages, FLAGS.resume, FLAGS.overwrite)
     if "export" in results:
         print(f"SavedModel: {os.path.abspath(results['export'])}/saved_model")
@@ -139,10 +150,24 @@ def main(argv):
         print("Sample:\n" + _sample(workdir, config))
 
 
+def _parse_flags(argv):
+    """absl's parser, with every mistake (unknown flag or config field, wrong type, a
+    missing config file) turned into a one-line UserError."""
+    try:
+        return FLAGS(argv)
+    except (flags.Error, KeyError, AttributeError, TypeError, ValueError, OSError) as e:
+        raise _user_error(e) from None
+
+
+def _user_error(e):
+    message = str(e) if isinstance(e, flags.Error) else f"{type(e).__name__}: {e}"
+    return common.UserError(" ".join(message.split()) + " (see --helpfull)")
+
+
 def run():
     logging.set_verbosity(logging.WARNING)
     try:
-        app.run(main)
+        app.run(main, flags_parser=_parse_flags)
     except common.UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -121,7 +121,7 @@ def _restore(manager, checkpoint, log):
         try:
             checkpoint.restore(path).assert_existing_objects_matched()
             return path
-        except (tf.errors.OpError, ValueError, AssertionError) as e:
+        except Exception as e:  # noqa: BLE001  any failure to read means unusable
             log(f"checkpoint {os.path.basename(path)} is corrupt ({type(e).__name__}); "
                 "falling back to the previous one")
     return None

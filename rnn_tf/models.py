@@ -168,15 +168,23 @@ class LanguageModel(keras.Model):
         self.vocab_size, self.units, self.cell_name = vocab_size, units, cell
         self.num_layers, self.dropout_rate, self.residual = num_layers, dropout, residual
         self.rnn_tf_residual = residual                       # read by sampling.Generator
-        self.rnns = [RNN(units, cell=cell, input_dim=vocab_size if i == 0 else None,
-                         return_sequences=True, return_state=True, name=f"rnn_{i}")
-                     for i in range(num_layers)]
+        # One attribute per layer, not a list: TensorFlow checkpoints follow attributes.
+        for i in range(num_layers):
+            setattr(self, f"rnn_{i}", RNN(units, cell=cell,
+                                          input_dim=vocab_size if i == 0 else None,
+                                          return_sequences=True, return_state=True,
+                                          name=f"rnn_{i}"))
         self.drop = keras.layers.Dropout(dropout) if dropout else None
         self.head = Head(vocab_size, "softmax", name="head")
         self.supports_masking = True     # the mask is a call argument, used by every layer
 
     def compute_mask(self, inputs, mask=None):
         return None
+
+    @property
+    def rnns(self):
+        """The RNN layers, bottom first."""
+        return [getattr(self, f"rnn_{i}") for i in range(self.num_layers)]
 
     @property
     def _default_save_signature(self):

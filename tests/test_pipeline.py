@@ -1,0 +1,244 @@
+"""The TFX-style pipeline: stages end to end on the tiny config, the SavedModel in a fresh
+process, TensorBoard tags, exact resume, and one-line errors for bad input."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from configs import default
+from pipelines import common, export, ingest, trainer
+from pipelines.train import run_pipeline
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tiny(**overrides):
+    config = default.get_config("tiny")
+    for path, value in overrides.items():
+        section, key = path.split(".")
+        config[section][key] = value
+    return config
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("tiny"))
+    start = time.time()
+    results = run_pipeline(tiny(), workdir, list(("ingest", "transform", "train", "evaluate",
+                                                  "export", "push")), log=lambda *a: None)
+    return workdir, results, time.time() - start
+
+
+def test_tiny_config_runs_every_stage_in_under_a_minute(tiny_run):
+    workdir, results, seconds = tiny_run
+    assert seconds < 60, seconds
+    for stage in ("ingest", "transform", "train", "evaluate", "export"):
+        manifest = common.read_manifest(workdir, stage)
+        assert manifest["stage"] == stage and manifest["code_revision"]
+        assert manifest["inputs_fingerprint"] and manifest["finished"]
+    assert common.read_manifest(workdir, "transform")["vocab_hash"]
+    assert os.path.isdir(os.path.join(results["push"], "variables"))
+    assert results["push"].endswith(os.path.join("serving", "pydoc_char_lm", "1"))
+    assert common.read_json(os.path.join(workdir, "config.json"))["name"] == "pydoc_char_lm"
+
+
+def test_unchanged_stage_is_skipped(tiny_run):
+    workdir, _, _ = tiny_run
+    before = common.read_manifest(workdir, "transform")["finished"]
+    run_pipeline(tiny(), workdir, ["ingest", "transform"], log=lambda *a: None)
+    assert common.read_manifest(workdir, "transform")["finished"] == before
+
+
+def test_splits_are_disjoint_and_deterministic(tiny_run):
+    from pipelines.datasets.pydoc_text import split_of
+    from pydoc_data.topics import topics
+    splits = {s: {t for t in topics if split_of(t) == s}
+              for s in ("train", "validation", "test")}
+    assert sum(len(v) for v in splits.values()) == len(topics)
+    assert not (splits["train"] & splits["test"]) and not (splits["train"]
+                                                            & splits["validation"])
+    assert splits["test"] and splits["validation"]
+
+
+FRESH_PROCESS = r"""
+import json, sys
+import tensorflow as tf
+m = tf.saved_model.load(sys.argv[1])
+g = m.signatures["generate"](prime=tf.constant("The "), length=tf.constant(40),
+                             temperature=tf.constant(0.8), seed=tf.constant(3))
+s = m.signatures["score"](texts=tf.constant(["def f(x):\n    return x", "na\u00efve \u2603"]))
+assert not any(k.startswith(("rnn_tf", "pipelines")) for k in sys.modules), "imported us"
+print(json.dumps({"text": g["text"].numpy().decode(),
+                  "nats": s["nats_per_char"].numpy().tolist(),
+                  "unknown": s["unknown_chars"].numpy().tolist(),
+                  "predicted": s["predicted_chars"].numpy().tolist()}))
+"""
+
+
+def test_saved_model_in_a_fresh_process_matches_in_process(tiny_run, tmp_path):
+    workdir, _, _ = tiny_run
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-c", FRESH_PROCESS, export.export_dir(workdir)],
+                         cwd=str(tmp_path), env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    fresh = json.loads(out.stdout.strip().splitlines()[-1])
+    model, vocab = trainer.load_best(tiny(), workdir)
+    serving = export.CharLMServing(model, vocab)
+    g = serving.generate(tf.constant("The "), tf.constant(40), tf.constant(0.8),
+                         tf.constant(3))
+    s = serving.score(tf.constant(["def f(x):\n    return x", "na\u00efve \u2603"]))
+    assert fresh["text"] == g["text"].numpy().decode()
+    assert fresh["text"].startswith("The ") and len(fresh["text"]) == 44
+    np.testing.assert_allclose(fresh["nats"], s["nats_per_char"], rtol=1e-5)
+    assert fresh["predicted"] == [21, 6]                  # every character after the first
+    assert fresh["unknown"][1] >= 1                        # the snowman is not in the docs
+
+
+def test_saved_model_cli_show_lists_signatures(tiny_run):
+    workdir, _, _ = tiny_run
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    if not os.path.exists(cli):
+        pytest.skip("saved_model_cli is not on this Python's bin directory")
+    out = subprocess.run([cli, "show", "--dir", export.export_dir(workdir), "--all"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for name in ("generate", "score", "serving_default"):
+        assert f"signature_def['{name}']" in out.stdout
+
+
+def test_tensorboard_logs_have_the_expected_tags(tiny_run):
+    from tensorboard.backend.event_processing import event_accumulator
+    workdir, _, _ = tiny_run
+    tags = {}
+    for run in ("train", "validation"):
+        acc = event_accumulator.EventAccumulator(
+            os.path.join(workdir, "train", "logs", run),
+            size_guidance={event_accumulator.TENSORS: 0})
+        acc.Reload()
+        tags[run] = set(acc.Tags()["tensors"])
+    for tag in ("loss", "nats_per_char", "bits_per_char", "gradient_global_norm",
+                "parameter_norm", "learning_rate", "tokens_per_s", "sample",
+                "gradient_norm_by_time_step", "activations/rnn_0", "_hparams_/session_start_info"):
+        assert tag in tags["train"], (tag, sorted(tags["train"]))
+    assert any(t.startswith("weights/") for t in tags["train"])
+    assert "nats_per_char" in tags["validation"]
+
+
+def _final_weights(config, workdir):
+    """The model weights of the newest checkpoint, restored through the object graph."""
+    model = trainer.build_model(config, len(common.read_json(
+        os.path.join(workdir, "transform", "vocab.json"))))
+    model(tf.zeros([1, 2], tf.int32))
+    latest = tf.train.latest_checkpoint(os.path.join(workdir, "train", "checkpoints"))
+    tf.train.Checkpoint(model=model).read(latest).expect_partial()
+    return {w.path: w.numpy() for w in model.weights}
+
+
+def test_resume_after_interrupt_equals_uninterrupted_run(tmp_path):
+    config = tiny(**{"train.steps": 30, "train.checkpoint_every": 100,
+                     "train.eval_every": 100, "train.sample_every": 100})
+    quiet = lambda *a: None
+    straight = str(tmp_path / "straight")
+    run_pipeline(config, straight, ["ingest", "transform", "train"], log=quiet)
+    interrupted = str(tmp_path / "interrupted")
+    first = tiny(**{"train.steps": 30, "train.checkpoint_every": 100,
+                    "train.eval_every": 100, "train.sample_every": 100,
+                    "train.interrupt_after_steps": 13})
+    assert run_pipeline(first, interrupted, ["ingest", "transform", "train"],
+                        log=quiet)["train"] is None
+    run_pipeline(config, interrupted, ["train"], resume=True, log=quiet)
+    a, b = _final_weights(config, straight), _final_weights(config, interrupted)
+    assert a.keys() == b.keys() and len(a) >= 4
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-6, atol=1e-7, err_msg=k)
+
+
+def test_corrupt_checkpoint_falls_back_to_the_previous(tmp_path):
+    workdir = str(tmp_path / "run")
+    config = tiny(**{"train.steps": 20, "train.interrupt_after_steps": 20})
+    run_pipeline(config, workdir, ["ingest", "transform", "train"], log=lambda *a: None)
+    ckpt_dir = os.path.join(workdir, "train", "checkpoints")
+    latest = tf.train.latest_checkpoint(ckpt_dir)
+    for name in os.listdir(ckpt_dir):
+        if name.startswith(os.path.basename(latest) + ".data"):
+            with open(os.path.join(ckpt_dir, name), "r+b") as f:
+                f.truncate(16)
+    messages = []
+    run_pipeline(tiny(**{"train.steps": 25}), workdir, ["train"], resume=True,
+                 log=messages.append)
+    text = "\n".join(messages)
+    assert "is corrupt" in text and "resumed from" in text and "ckpt-10" in text, text
+
+
+def test_divergence_stops_with_a_clear_error(tmp_path):
+    config = tiny(**{"train.learning_rate": float("nan")})
+    with pytest.raises(trainer.Diverged, match="loss became nan.*last good checkpoint"):
+        run_pipeline(config, str(tmp_path / "nan"), ["ingest", "transform", "train"],
+                     log=lambda *a: None)
+
+
+def test_workdir_of_another_config_is_refused_unless_overwrite(tiny_run, tmp_path):
+    workdir = str(tmp_path / "w")
+    run_pipeline(tiny(), workdir, ["ingest"], log=lambda *a: None)
+    with pytest.raises(common.UserError, match="another config.*model.units.*--overwrite"):
+        run_pipeline(tiny(**{"model.units": 16}), workdir, ["ingest"], log=lambda *a: None)
+    run_pipeline(tiny(**{"model.units": 16}), workdir, ["ingest"], overwrite=True,
+                 log=lambda *a: None)
+
+
+def test_offline_catalog_data_set_without_manual_dir(monkeypatch, tmp_path):
+    monkeypatch.setattr(ingest, "_online", lambda *a, **k: False)
+    with pytest.raises(common.UserError, match="offline.*manual_dir"):
+        run_pipeline(tiny(**{"data.dataset": "tiny_shakespeare"}), str(tmp_path),
+                     ["ingest"], log=lambda *a: None)
+
+
+class EmptyValidationText(tfds.core.GeneratorBasedBuilder):
+    """A local builder whose validation split is empty, for the empty-split error."""
+    VERSION = tfds.core.Version("1.0.0")
+
+    def _info(self):
+        return self.dataset_info_from_configs(
+            features=tfds.features.FeaturesDict({"text": tfds.features.Text()}))
+
+    def _split_generators(self, dl_manager):
+        return {"train": self._generate_examples(3), "validation": self._generate_examples(0),
+                "test": self._generate_examples(2)}
+
+    def _generate_examples(self, n):
+        for i in range(n):
+            yield i, {"text": f"document {i}"}
+
+
+def test_empty_split_is_a_user_error(tmp_path):
+    config = tiny(**{"data.dataset": "empty_validation_text"})
+    with pytest.raises(common.UserError, match="split 'validation'.*empty"):
+        run_pipeline(config, str(tmp_path), ["ingest"], log=lambda *a: None)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--nope=1"], "Unknown command line flag 'nope'"),
+    (["--config.train.nope=1"], "nope"),
+    (["--config.train.steps=abc"], "abc"),
+    (["--config=configs/missing.py"], "missing.py"),
+    (["--config.data.dataset=no_such_dataset"], "unknown data set 'no_such_dataset'"),
+    (["--stages=ingest,fly"], "unknown stage"),
+])
+def test_cli_bad_input_is_one_line_without_traceback(args, message, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "pipelines.train",
+                          "--config=configs/default.py:tiny",
+                          f"--workdir={tmp_path / 'w'}"] + args,
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr, out.stderr[-3000:]
+    errors = [line for line in out.stderr.splitlines()
+              if line.startswith(("error:", "FATAL Flags parsing error"))]
+    assert len(errors) == 1 and message in errors[0], out.stderr[-3000:]
