@@ -1,4 +1,2 @@
-"""TFX-style training pipeline (ingest -> transform -> train -> evaluate -> export -> push).
-
-Not built yet: the pipeline issue adds `python -m pipelines.train`. Nothing here runs.
-"""
+"""The TFX-style training pipeline: ingest -> transform -> train -> evaluate -> export ->
+push. `python -m pipelines.train` is its command line (the only file with flags)."""
