@@ -38,7 +38,9 @@ def get_config(variant=None):
 
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = 32
-    c.train.seq_len = 100                # truncated-BPTT window; state carried across
+    c.train.seq_len = 100                # truncated-BPTT window
+    c.train.carry_state = True           # carry the state across windows (TBPTT), or
+                                         # start each from zero (matches eval.window)
     c.train.steps = 3000
     c.train.time_budget_s = 150.0        # stop training after this long (0 = no limit)
     c.train.learning_rate = 3e-3

@@ -170,6 +170,8 @@ def run(config, workdir, resume=False, log=print):
     variables = model.trainable_variables
 
     def train_step(x, y, m, reset):
+        if not t.carry_state:       # every window starts from a<0> = 0, as evaluated
+            reset = tf.ones_like(reset)
         keep = 1.0 - tf.cast(reset, tf.float32)[:, None]                  # (B, 1)
         state = [[s * keep for s in layer] for layer in carry]
         with tf.GradientTape() as tape:

@@ -47,8 +47,14 @@ def windows(ids, window):
 def tbptt_batches(docs, batch_size, seq_len, seed):
     """Packs documents into `batch_size` rows of consecutive windows, so the state of one
     window can start the next (truncated BPTT). A row's state is reset where a new
-    document starts. Documents go longest-first to the row with the least text."""
+    document (or piece of one) starts. Pieces go longest-first to the row with the least
+    text."""
     rng = np.random.default_rng(seed)
+    # A document longer than its share of a row is cut into row-sized pieces (a piece
+    # starts with a reset), so one long corpus still fills every row.
+    share = -(-sum(len(d) for d in docs) // batch_size)
+    share = max(seq_len, -(-share // seq_len) * seq_len)
+    docs = [d[i:i + share + 1] for d in docs for i in range(0, max(len(d) - 1, 1), share)]
     order = rng.permutation(len(docs))
     rows = [[] for _ in range(batch_size)]
     loads = np.zeros(batch_size, np.int64)

@@ -22,40 +22,43 @@ def _check_args(temperature, length):
         raise ValueError(f"length must be a positive int; received length={length!r}.")
 
 
-def draw_noise(activation, shape, seed, alg="auto_select"):
-    """Gumbel(0, 1) noise for softmax heads, logistic noise for sigmoid heads.
+def draw_noise(shape, seed, alg="auto_select"):
+    """Logistic noise log(u) - log(1 - u): `logits + T * noise > 0` is a
+    Bernoulli(sigmoid(logits / T)) draw.
 
     alg: 'auto_select' (TensorFlow's default) works everywhere; 'threefry' only under XLA
-    (TensorFlow's own CPU kernel rejects it), where it costs ~3 µs less per token than
-    Philox in the generation loop (benchmarks/generation_latency.py).
+    (TensorFlow's own CPU kernel rejects it), where it is cheaper than Philox in the
+    generation loop (benchmarks/generation_latency.py).
     """
     u = tf.random.stateless_uniform(shape, seed, minval=1e-20, maxval=1.0, alg=alg)
-    if activation == "softmax":
-        return -tf.math.log(-tf.math.log(u))
     return tf.math.log(u) - tf.math.log1p(-u + 1e-20)
 
 
 def sample_logits(logits, activation, temperature, top_k, seed, alg="auto_select"):
     """Draws ŷ<t> from logits <float>[batch, C].
 
-    softmax: <int32>[batch] class ids, by the Gumbel-max trick:
-      argmax(logits / T + g) = argmax(logits + T g), g ~ Gumbel(0, 1),
-      which is a draw from softmax(logits / T) for T > 0 and exactly argmax at T = 0,
-      with no branch. top_k (a Python int) > 0 keeps only the k largest logits.
-    sigmoid: <float>[batch, C] of 0/1, each output a Bernoulli(sigmoid(logits / T)) draw by
-      the same trick with logistic noise; T = 0 thresholds at 0.5.
+    softmax: <int32>[batch] class ids, by inverting the CDF of softmax(logits / T) with one
+      uniform number per row (one random draw per token, not one per class); T = 0 is
+      argmax. top_k (a Python int) > 0 keeps only the k largest logits.
+    sigmoid: <float>[batch, C] of 0/1, each output a Bernoulli(sigmoid(logits / T)) draw:
+      logits + T * logistic noise > 0, which at T = 0 thresholds at 0.5.
     linear: the logits themselves.
     seed: <int32>[2], a stateless seed, so the same seed gives the same draw.
     """
     logits = tf.cast(logits, tf.float32)
     if activation == "linear":
         return logits
-    noise = draw_noise(activation, tf.shape(logits), seed, alg)
+    greedy = tf.equal(temperature, 0.0)
     if activation == "softmax":
         if top_k:     # a full top_k sorts the vocabulary, so only when asked
             kth = tf.math.top_k(logits, min(top_k, logits.shape[-1])).values[:, -1:]
             logits = tf.where(logits < kth, tf.constant(-1e30, logits.dtype), logits)
-        return tf.argmax(logits + temperature * noise, -1, output_type=tf.int32)
+        cdf = tf.cumsum(tf.nn.softmax(logits / tf.where(greedy, 1.0, temperature)), -1)
+        u = tf.random.stateless_uniform(tf.shape(logits)[:1], seed, alg=alg)[:, None]
+        drawn = tf.reduce_sum(tf.cast(cdf < u * cdf[:, -1:], tf.int32), -1)   # (B,)
+        drawn = tf.minimum(drawn, tf.shape(logits)[-1] - 1)
+        return tf.where(greedy, tf.argmax(logits, -1, output_type=tf.int32), drawn)
+    noise = draw_noise(tf.shape(logits), seed, alg)
     return tf.cast(logits + temperature * noise > 0, tf.float32)
 
 

@@ -242,3 +242,19 @@ def test_cli_bad_input_is_one_line_without_traceback(args, message, tmp_path):
     errors = [line for line in out.stderr.splitlines()
               if line.startswith(("error:", "FATAL Flags parsing error"))]
     assert len(errors) == 1 and message in errors[0], out.stderr[-3000:]
+
+
+def test_tiny_shakespeare_offline_through_the_tfds_catalog_builder(tmp_path):
+    from configs import char_lm_shakespeare
+    config = char_lm_shakespeare.get_config("tiny")
+    if not os.path.exists(os.path.join(config.data.manual_dir, "input.txt")):
+        pytest.skip(f"no tiny_shakespeare input.txt in {config.data.manual_dir} "
+                    "(set RNN_TF_DATA_DIR)")
+    workdir = str(tmp_path)
+    results = run_pipeline(config, workdir, ["ingest", "transform", "train", "evaluate",
+                                             "export"], log=lambda *a: None)
+    assert common.read_manifest(workdir, "ingest")["metrics"]["examples"] == {
+        "train": 1, "validation": 1, "test": 1}
+    vocab = common.read_json(os.path.join(workdir, "transform", "vocab.json"))
+    assert len(vocab) == 1 + 64 or len(vocab) == 1 + 65      # tiny slice: 64 or 65 chars
+    assert os.path.isdir(os.path.join(results["export"], "saved_model"))
