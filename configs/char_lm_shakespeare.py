@@ -8,7 +8,10 @@ Command:
     python -m pipelines.train --config=configs/char_lm_shakespeare.py --workdir=runs/shakespeare
 Smoke run (~20 s):
     python -m pipelines.train --config=configs/char_lm_shakespeare.py:tiny --workdir=/tmp/ts
-Expected: RESULT_LINE
+Expected: validation 1.754, test 1.855 nats/char (vanilla RNN, 512 units, 2,000 steps of
+64 x 100 characters, 7 min 25 s wall on 2 cores). This is short of the project's floor
+(validation <= 1.49 within 8 minutes) and of keras SimpleRNN(512)'s reported 1.525; the
+learning curve was still falling (1.896 at step 1000, 1.793 at 1500).
 Evaluation: mean nats/char over non-overlapping 100-character windows of the TFDS
 validation/test split, the state reset to zero at the start of each window.
 """

@@ -234,11 +234,15 @@ class EncoderDecoder(keras.Model):
             y = tf.reshape(tf.where(done, self.eos_id, token), [-1])
             return t + 1, y, states, scores, seqs, done, lengths
 
+        loop_vars = (tf.constant(0), y, states, scores, seqs, done, lengths)
+        # the batch axis is dynamic after the first beam gather
+        invariants = tf.nest.map_structure(
+            lambda v: tf.TensorShape([None] * v.shape.rank if v.shape.rank else []),
+            loop_vars)
         _, _, _, scores, seqs, done, lengths = tf.while_loop(
             lambda t, y, s, sc, sq, done, ln: tf.logical_and(
                 t < max_length, tf.logical_not(tf.reduce_all(done))),
-            body, (0, y, states, scores, seqs, done, lengths),
-            maximum_iterations=max_length)
+            body, loop_vars, shape_invariants=invariants, maximum_iterations=max_length)
         normed = scores / tf.pow(tf.maximum(lengths, 1.0), length_penalty)
         best = tf.argmax(normed, -1, output_type=tf.int32)
         return tf.gather(seqs, best, batch_dims=1)

@@ -114,6 +114,15 @@ def test_saved_model_cli_show_lists_signatures(tiny_run):
         assert f"signature_def['{name}']" in out.stdout
 
 
+def test_helpfull_lists_the_flags():
+    out = subprocess.run([sys.executable, "-m", "pipelines.train", "--helpfull"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    # absl exits with status 1 after printing help
+    for flag in ("--config", "--workdir", "--stages", "--[no]resume", "--[no]overwrite",
+                 "--config.train.steps"):
+        assert flag in out.stdout, flag
+
+
 def test_tensorboard_logs_have_the_expected_tags(tiny_run):
     from tensorboard.backend.event_processing import event_accumulator
     workdir, _, _ = tiny_run
@@ -256,5 +265,19 @@ def test_tiny_shakespeare_offline_through_the_tfds_catalog_builder(tmp_path):
     assert common.read_manifest(workdir, "ingest")["metrics"]["examples"] == {
         "train": 1, "validation": 1, "test": 1}
     vocab = common.read_json(os.path.join(workdir, "transform", "vocab.json"))
-    assert len(vocab) == 1 + 64 or len(vocab) == 1 + 65      # tiny slice: 64 or 65 chars
+    assert vocab[0] == "[UNK]" and 40 < len(vocab) <= 66     # a 20k-char slice of 65 chars
     assert os.path.isdir(os.path.join(results["export"], "saved_model"))
+
+
+def test_readme_serving_example_runs_on_an_exported_model(tiny_run):
+    import re
+    workdir, _, _ = tiny_run
+    text = open(os.path.join(ROOT, "README.md")).read()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S)
+                 if "runs/default/export/saved_model" in b)
+    code = block.replace("runs/default/export/saved_model", export.export_dir(workdir))
+    code = code.replace('["text"]', '["text"]; print("ok")', 1)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-c", code], cwd="/", env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
