@@ -33,6 +33,10 @@ class CharLMServing(tf.Module):
     def __init__(self, model, vocab):
         super().__init__(name="char_lm_serving")
         self.model = model
+        # Track the backing tf.Variables themselves (as keras.export.ExportArchive does):
+        # TF1-style loaders (saved_model_cli run, TF Serving) then find the variables the
+        # functions read (keras-team/keras#19274).
+        self.model_variables = [getattr(v, "value", v) for v in model.variables]
         self.table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(tf.constant(vocab[1:]),
                                                 tf.range(1, len(vocab), dtype=tf.int32)),

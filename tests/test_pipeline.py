@@ -102,7 +102,7 @@ def test_saved_model_in_a_fresh_process_matches_in_process(tiny_run, tmp_path):
     assert fresh["unknown"][1] >= 1                        # the snowman is not in the docs
 
 
-def test_saved_model_cli_show_lists_signatures(tiny_run):
+def test_saved_model_cli_show_and_run(tiny_run):
     workdir, _, _ = tiny_run
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
     if not os.path.exists(cli):
@@ -112,6 +112,12 @@ def test_saved_model_cli_show_lists_signatures(tiny_run):
     assert out.returncode == 0, out.stderr[-2000:]
     for name in ("generate", "score", "serving_default"):
         assert f"signature_def['{name}']" in out.stdout
+    out = subprocess.run([cli, "run", "--dir", export.export_dir(workdir), "--tag_set", "serve",
+                          "--signature_def", "score", "--input_exprs",
+                          "texts=['def f(x): pass']"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "nats_per_char" in out.stdout and "predicted_chars" in out.stdout
 
 
 def test_helpfull_lists_the_flags():
