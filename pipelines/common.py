@@ -83,5 +83,16 @@ def replace_dir_atomic(tmp_dir, final_dir):
         shutil.rmtree(old, ignore_errors=True)
 
 
+def flatten(d, prefix=""):
+    """{'a': {'b': 1}} -> {'a.b': 1}."""
+    flat = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            flat.update(flatten(v, f"{prefix}{k}."))
+        else:
+            flat[prefix + k] = v
+    return flat
+
+
 def now_iso():
     return datetime.datetime.now(datetime.timezone.utc).isoformat()

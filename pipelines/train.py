@@ -62,24 +62,14 @@ def prepare_workdir(config, workdir, overwrite):
         previous = common.read_json(path)
         if _identity(previous) != _identity(resolved):
             if not overwrite:
-                changed = sorted(k for k in set(_flat(previous)) | set(_flat(resolved))
-                                 if _flat(previous).get(k) != _flat(resolved).get(k))
+                old, new = common.flatten(previous), common.flatten(resolved)
+                changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
                 raise common.UserError(
                     f"workdir {workdir} holds a run of another config (differs in "
                     f"{', '.join(changed[:5])}). Use another --workdir, or pass --overwrite "
                     "to delete it.")
             shutil.rmtree(workdir)
     common.write_json_atomic(path, resolved)
-
-
-def _flat(d, prefix=""):
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, prefix + k + "."))
-        else:
-            out[prefix + k] = v
-    return out
 
 
 def run_pipeline(config, workdir, stages, resume=False, overwrite=False, log=print):

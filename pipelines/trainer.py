@@ -169,7 +169,9 @@ def run(config, workdir, resume=False, log=print):
             "no readable checkpoint: starting from step 0")
     variables = model.trainable_variables
 
-    def train_step(x, y, m, reset):
+    def train_step(x, y, m, reset, views):
+        """One BPTT step. `views` (a Python bool: its own trace) also returns the first
+        layer's activations and |dL/da<t>| per step, only on the steps that log them."""
         if not t.carry_state:       # every window starts from a<0> = 0, as evaluated
             reset = tf.ones_like(reset)
         keep = 1.0 - tf.cast(reset, tf.float32)[:, None]                  # (B, 1)
@@ -178,9 +180,9 @@ def run(config, workdir, resume=False, log=print):
             logits, final, hidden = model(x, initial_state=state, mask=m, training=True,
                                           return_hidden=True)
             loss = heads.softmax_loss(y, logits, m, "mean_per_token")
-        grads = tape.gradient(loss, variables + [hidden])
-        d_hidden = grads[-1]
-        grads = [tf.convert_to_tensor(g) for g in grads[:-1]]
+        grads = tape.gradient(loss, variables + ([hidden] if views else []))
+        d_hidden = grads[-1] if views else None
+        grads = [tf.convert_to_tensor(g) for g in grads[:len(variables)]]
         grads, norm = tf.clip_by_global_norm(grads, t.clip_norm)
         finite = tf.math.is_finite(loss)
         # a non-finite loss updates nothing: the guard below stops the run
@@ -189,6 +191,8 @@ def run(config, workdir, resume=False, log=print):
         for layer_vars, layer_vals in zip(carry, final):
             for v, value in zip(layer_vars, layer_vals):
                 v.assign(tf.where(finite, value, v))
+        if not views:
+            return loss, norm
         dA_norm = tf.reduce_mean(tf.norm(d_hidden, axis=-1), axis=0)       # (T,)
         return loss, norm, dA_norm, hidden
 
@@ -198,7 +202,7 @@ def run(config, workdir, resume=False, log=print):
                for k in ("train", "validation")}
     with writers["train"].as_default():
         hp.hparams({k: (v if isinstance(v, (int, float, str, bool)) else str(v))
-                    for k, v in _flatten(config.to_dict()).items()})
+                    for k, v in common.flatten(config.to_dict()).items()})
     generator = Generator(model)
     prime_ids = np.array([[vocab.index(c) if c in vocab else 0 for c in "The "]], np.int32)
     progress = Progress(t.steps)
@@ -208,7 +212,9 @@ def run(config, workdir, resume=False, log=print):
     stopped = "steps"
     while int(step) < t.steps:
         x, y, m, r = next(iterator)
-        loss, norm, dA_norm, hidden = step_fn(x, y, m, r)
+        views = (int(step) + 1) % t.histogram_every == 0 or int(step) + 1 == t.steps
+        result = step_fn(x, y, m, r, views)
+        loss, norm = result[:2]
         if not np.isfinite(float(loss)):
             raise Diverged(
                 f"loss became {float(loss)} at step {int(step) + 1}; stopped. The last good "
@@ -238,8 +244,8 @@ def run(config, workdir, resume=False, log=print):
             with writers["train"].as_default(step=s):
                 for v in variables:
                     tf.summary.histogram("weights/" + v.path, v)
-                tf.summary.histogram("activations/rnn_0", hidden)
-                tf.summary.image("gradient_norm_by_time_step", _gradient_plot(dA_norm.numpy()))
+                tf.summary.histogram("activations/rnn_0", result[3])
+                tf.summary.image("gradient_norm_by_time_step", _gradient_plot(result[2].numpy()))
         if s % t.sample_every == 0 or s == t.steps:
             ids = generator.generate(prime_ids, t.sample_length, temperature=0.8, seed=s)
             with writers["train"].as_default(step=s):
@@ -287,16 +293,6 @@ def _save_best(model, out):
     tmp = os.path.join(out, ".tmp-best.weights.h5")
     model.save_weights(tmp)
     os.replace(tmp, os.path.join(out, "best.weights.h5"))
-
-
-def _flatten(d, prefix=""):
-    flat = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            flat.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            flat[prefix + k] = v
-    return flat
 
 
 def load_best(config, workdir):

@@ -21,6 +21,10 @@ import tensorflow as tf
 
 from rnn_tf.cells import OUTPUT_DERIVATIVES
 
+# g by name, for the activations the fused kernel can differentiate (cells.OUTPUT_DERIVATIVES)
+ACTIVATIONS = {"tanh": tf.tanh, "relu": tf.nn.relu, "sigmoid": tf.sigmoid,
+               "linear": tf.identity}
+
 # keras' backend.rnn uses 32 too; lets the executor overlap the TensorArray reads/writes.
 PARALLEL_ITERATIONS = 32
 
@@ -96,8 +100,7 @@ def fused_unroll(xp, W_aa, a0, mask, activation):
     Returns:
       A: <float>[time, batch, units], a<1>..a<T>.
     """
-    act = {"tanh": tf.tanh, "relu": tf.nn.relu, "sigmoid": tf.sigmoid,
-           "linear": tf.identity}[activation]
+    act = ACTIVATIONS[activation]
 
     @tf.custom_gradient
     def core(xp, W_aa, a0):
@@ -127,8 +130,7 @@ def fused_unroll_stacked(x, W_aa, W_ax, b_a, a0, mask, activation):
     Returns:
       A: <float>[time, batch, units].
     """
-    act = {"tanh": tf.tanh, "relu": tf.nn.relu, "sigmoid": tf.sigmoid,
-           "linear": tf.identity}[activation]
+    act = ACTIVATIONS[activation]
     H = W_aa.shape[0]
 
     @tf.custom_gradient

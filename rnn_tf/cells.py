@@ -41,6 +41,12 @@ def activation_name(activation):
     return name if name in OUTPUT_DERIVATIVES else None
 
 
+def check_positive_int(name, value, hint=""):
+    """ValueError naming `name` unless `value` is an int > 0 (bools are not ints here)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive int{hint}; received {name}={value!r}.")
+
+
 def _get_activation(activation, what):
     try:
         return keras.activations.get(activation)
@@ -99,10 +105,7 @@ class VanillaCell(keras.layers.Layer):
                  bias_constraint=None,
                  **kwargs):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
-            raise ValueError(
-                f"units must be a positive int (the size of a<t>); received units={units!r}. "
-                "Pass e.g. units=128.")
+        check_positive_int("units", units, " (the size of a<t>, e.g. 128)")
         if input_dim is not None and (isinstance(input_dim, bool)
                                       or not isinstance(input_dim, int) or input_dim <= 0):
             raise ValueError(
@@ -236,8 +239,7 @@ class _GatedCell(keras.layers.Layer):
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
-            raise ValueError(f"units must be a positive int; received units={units!r}.")
+        check_positive_int("units", units)
         self.units = units
         self.input_dim = input_dim
         self.use_bias = bool(use_bias)

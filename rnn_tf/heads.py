@@ -15,6 +15,8 @@ import math
 import keras
 import tensorflow as tf
 
+from rnn_tf.cells import check_positive_int
+
 OUTPUT_ACTIVATIONS = ("softmax", "sigmoid", "linear")
 REDUCTIONS = ("sum_over_time", "mean_per_token")
 
@@ -37,8 +39,7 @@ class Head(keras.layers.Layer):
     def __init__(self, outputs, activation="softmax", kernel_initializer="glorot_uniform",
                  **kwargs):
         super().__init__(**kwargs)
-        if isinstance(outputs, bool) or not isinstance(outputs, int) or outputs <= 0:
-            raise ValueError(f"outputs must be a positive int; received outputs={outputs!r}.")
+        check_positive_int("outputs", outputs)
         if activation not in OUTPUT_ACTIVATIONS:
             raise ValueError(f"Head activation must be one of {OUTPUT_ACTIVATIONS}; received "
                              f"{activation!r}.")

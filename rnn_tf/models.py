@@ -12,20 +12,15 @@ from keras import ops
 import tensorflow as tf
 
 from rnn_tf.bidirectional import Bidirectional
+from rnn_tf.cells import check_positive_int
 from rnn_tf.heads import Head
 from rnn_tf.recurrent import RNN, CELLS
 
 
-def _check(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; received {name}={value!r}.")
-
-
 def _check_common(vocab_size, num_classes, units, num_layers, dropout, cell):
-    _check("vocab_size", vocab_size)
-    _check("num_classes", num_classes)
-    _check("units", units)
-    _check("num_layers", num_layers)
+    for name, value in (("vocab_size", vocab_size), ("num_classes", num_classes),
+                        ("units", units), ("num_layers", num_layers)):
+        check_positive_int(name, value)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1); received dropout={dropout!r}.")
     if cell not in CELLS:

@@ -12,6 +12,7 @@ Inference runs greedy decoding or beam search as one tf.while_loop in one tf.fun
 import keras
 import tensorflow as tf
 
+from rnn_tf.cells import check_positive_int
 from rnn_tf.heads import Head
 from rnn_tf.recurrent import RNN, CELLS, dynamic_unroll
 
@@ -72,8 +73,7 @@ class EncoderDecoder(keras.Model):
         super().__init__(**kwargs)
         for name, v in (("source_vocab", source_vocab), ("target_vocab", target_vocab),
                         ("units", units), ("embedding_dim", embedding_dim)):
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"{name} must be a positive int; received {name}={v!r}.")
+            check_positive_int(name, v)
         if cell not in CELLS:
             raise ValueError(f"Unknown cell {cell!r}. Use one of {sorted(CELLS)}.")
         for name, v in (("pad_id", pad_id), ("bos_id", bos_id), ("eos_id", eos_id)):
@@ -192,9 +192,7 @@ class EncoderDecoder(keras.Model):
 
         Scores are summed log-probabilities divided by length**length_penalty.
         """
-        if isinstance(beam_width, bool) or not isinstance(beam_width, int) or beam_width <= 0:
-            raise ValueError(f"beam_width must be a positive int; received "
-                             f"beam_width={beam_width!r}. Use 1 for greedy.")
+        check_positive_int("beam_width", beam_width, " (1 is greedy)")
         return self._beam(tf.convert_to_tensor(source, tf.int32), tf.constant(max_length),
                           beam_width, tf.constant(length_penalty, tf.float32))
 
