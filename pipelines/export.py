@@ -118,7 +118,10 @@ def push(config, workdir):
     os.rename(tmp, os.path.join(name_dir, version))
     metrics = common.read_json(os.path.join(common.stage_dir(workdir, "evaluate"),
                                             "metrics.json"))
-    common.write_json_atomic(os.path.join(name_dir, "blessed.json"), {
-        "version": int(version),
-        "validation_nats_per_char": metrics["validation"]["nats_per_char"]})
+    record = {"version": int(version)}
+    if "metric" in blessing:                      # the supervised tasks (tasks/base.py)
+        record.update(metric=blessing["metric"], value=blessing["value"])
+    else:                                         # the character language model
+        record["validation_nats_per_char"] = metrics["validation"]["nats_per_char"]
+    common.write_json_atomic(os.path.join(name_dir, "blessed.json"), record)
     return os.path.join(name_dir, version)

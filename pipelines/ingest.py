@@ -100,3 +100,29 @@ def load_texts(config, workdir, split):
         raise common.UserError(f"split {split!r} of {config.data.dataset!r} has no text. "
                                "Check the data set or data.max_chars_per_split.")
     return texts
+
+
+def load_examples(config, workdir, split):
+    """The examples of a split as dicts of NumPy values (bytes decoded to str), in the
+    builder's order; `data.max_examples_per_split` > 0 keeps only the first ones."""
+    builder = get_builder(config, workdir)
+    cap = config.data.get("max_examples_per_split", 0)
+    ds = builder.as_dataset(split=split, shuffle_files=False)
+    if cap:
+        ds = ds.take(cap)
+    out = []
+    for example in tfds.as_numpy(ds):
+        out.append({k: _decoded(v) for k, v in example.items()})
+    if not out:
+        raise common.UserError(f"split {split!r} of {config.data.dataset!r} is empty. Use "
+                               "a data set with examples in train, validation and test.")
+    return out
+
+
+def _decoded(value):
+    """bytes -> str, also inside arrays of Text sequences."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if getattr(value, "dtype", None) == object:
+        return [v.decode("utf-8") if isinstance(v, bytes) else v for v in value]
+    return value

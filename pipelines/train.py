@@ -78,7 +78,9 @@ def run_pipeline(config, workdir, stages, resume=False, overwrite=False, log=pri
     if unknown:
         raise common.UserError(f"unknown stage(s) {unknown}; --stages takes a subset of "
                                f"{','.join(STAGES)}.")
-    from pipelines import evaluate, export, ingest, trainer, transform
+    from pipelines import evaluate, export, ingest, tasks, trainer, transform
+    from pipelines.tasks import base
+    task = tasks.get(config)
     prepare_workdir(config, workdir, overwrite)
     results = {}
     for stage in STAGES:
@@ -93,19 +95,24 @@ def run_pipeline(config, workdir, stages, resume=False, overwrite=False, log=pri
         if stage == "ingest":
             results[stage] = ingest.run(config, workdir)
         elif stage == "transform":
-            results[stage] = transform.run(config, workdir)
+            results[stage] = (base.transform(task, config, workdir) if task else
+                              transform.run(config, workdir))
         elif stage == "train":
-            results[stage] = trainer.run(config, workdir, resume=resume, log=log)
+            results[stage] = (base.train(task, config, workdir, resume=resume, log=log)
+                              if task else trainer.run(config, workdir, resume=resume, log=log))
             if results[stage] is None:           # interrupted on purpose
                 return results
         elif stage == "evaluate":
-            results[stage] = evaluate.run(config, workdir)
+            results[stage] = (base.evaluate(task, config, workdir) if task else
+                              evaluate.run(config, workdir))
             m = common.read_manifest(workdir, "evaluate")
-            log(f"  validation {m['metrics']['validation']['nats_per_char']:.4f} nats/char, "
-                f"test {m['metrics']['test']['nats_per_char']:.4f}; "
+            key = task.primary if task else "nats_per_char"
+            log(f"  validation {key} {m['metrics']['validation'][key]:.4f}, "
+                f"test {m['metrics']['test'][key]:.4f}; "
                 f"{'blessed' if m['blessed'] else 'not blessed'}: {m['reason']}")
         elif stage == "export":
-            results[stage] = export.run(config, workdir)
+            results[stage] = (base.export(task, config, workdir) if task else
+                              export.run(config, workdir))
         elif stage == "push":
             results[stage] = export.push(config, workdir)
             log(f"  pushed to {results[stage]}" if results[stage] else
@@ -115,8 +122,11 @@ def run_pipeline(config, workdir, stages, resume=False, overwrite=False, log=pri
 
 def _sample(workdir, config):
     import tensorflow as tf
-    from pipelines import export
+    from pipelines import export, tasks
     model = tf.saved_model.load(export.export_dir(workdir))
+    task = tasks.get(config)
+    if task is not None:
+        return task.sample(model)
     out = model.signatures["generate"](
         prime=tf.constant(config.export.sample_prime), length=tf.constant(300),
         temperature=tf.constant(0.7), seed=tf.constant(0))

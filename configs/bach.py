@@ -1,0 +1,43 @@
+"""Music generation (one-to-many, the lecture's per-step logistic loss): Bach chorales.
+
+Data: our TFDS builder `bach_chorales` over music21's corpus (read at run time from the
+pip package; parsed once, then cached): four-part chorales as piano rolls on an
+eighth-note grid, split by chorale 8/1/1.
+Model: a GRU over the piano roll with sigmoid outputs (one per pitch); each sampled step
+is fed back as the next input. Reported: nats per time step (Σ over pitches of the
+logistic loss, mean over steps) on the test chorales. The export writes a MIDI sample.
+
+Command:
+    python -m pipelines.train --config=configs/bach.py --workdir=runs/bach
+Smoke run:
+    python -m pipelines.train --config=configs/bach.py:tiny --workdir=/tmp/bach
+Expected: see the README's results table (benchmarks/results_table.py --task=bach).
+"""
+
+from configs import supervised
+
+
+def get_config(variant=None):
+    c = supervised.base("bach_chorales", "music", "bach_chorales/full")
+    c.model.cell = "gru"
+    c.model.units = 128
+    c.model.num_layers = 1
+    c.model.dropout = 0.0
+    c.model.max_steps = 128              # chorales are cut into pieces of this many steps
+    c.train.batch_size = 16
+    c.train.buckets = (32, 64, 96)
+    c.train.steps = 3000
+    c.train.learning_rate = 2e-3
+    c.train.eval_every = 100
+    c.train.checkpoint_every = 200
+    c.train.early_stopping_patience = 5
+    c.train.time_budget_s = 240.0
+    c.eval.bless_threshold = 10.0        # validation nats per step (lower is better)
+    if variant == "tiny":
+        supervised.shrink(c)
+        c.data.dataset = "bach_chorales/small"
+        c.model.units = 16
+        c.eval.bless_threshold = 100.0
+    elif variant:
+        raise ValueError(f"unknown config variant {variant!r}; use 'tiny' or none")
+    return c

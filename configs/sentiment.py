@@ -1,0 +1,46 @@
+"""Sentence classification (many-to-one): sentiment_labelled_sentences, amazon + imdb.
+
+Data: our TFDS builder `sentiment_labelled_sentences` reading the UCI files from
+`data.manual_dir` (default $RNN_TF_DATA_DIR/sentiment_labelled_sentences); 2,000
+sentences, train/validation/test 80/10/10 by a fixed seed.
+Model: word ids -> bidirectional GRU read at the last valid step -> sigmoid P(positive).
+
+Command:
+    python -m pipelines.train --config=configs/sentiment.py --workdir=runs/sentiment
+Smoke run:
+    python -m pipelines.train --config=configs/sentiment.py:tiny --workdir=/tmp/sentiment
+Expected: see the README's results table (benchmarks/results_table.py --task=sentiment).
+"""
+
+import os
+
+from configs import supervised
+
+
+def get_config(variant=None):
+    c = supervised.base("sentiment", "classify", "sentiment_labelled_sentences",
+                        os.path.join(supervised.data_root(), "sentiment_labelled_sentences"))
+    c.model.cell = "gru"
+    c.model.units = 64
+    c.model.num_layers = 1
+    c.model.bidirectional = True
+    c.model.dropout = 0.0
+    c.model.word_dropout = 0.25          # a training word becomes [UNK] with this chance
+    c.model.min_count = 1                # vocabulary: train words seen this often
+    c.train.batch_size = 32
+    c.train.steps = 1500
+    c.train.learning_rate = 2e-3
+    c.train.eval_every = 50
+    c.train.checkpoint_every = 100
+    c.train.early_stopping_patience = 8
+    c.train.time_budget_s = 180.0
+    c.eval.bless_threshold = 0.75        # validation accuracy
+    c.export.examples = ("The battery lasts all day, great value.",
+                         "A dull, lifeless film; I walked out.")
+    if variant == "tiny":
+        supervised.shrink(c)
+        c.model.units = 16
+        c.eval.bless_threshold = 0.0
+    elif variant:
+        raise ValueError(f"unknown config variant {variant!r}; use 'tiny' or none")
+    return c

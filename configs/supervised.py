@@ -1,0 +1,64 @@
+"""The fields every supervised task's config shares (classify, tag, seq2seq, music).
+Not a task config itself: configs/sentiment.py and the others start from `base()`."""
+
+import os
+
+import ml_collections
+
+
+def data_root():
+    """Where the real data sets live: $RNN_TF_DATA_DIR, else ../shared/data."""
+    return os.environ.get("RNN_TF_DATA_DIR", os.path.join("..", "shared", "data"))
+
+
+def base(name, task, dataset, manual_dir=""):
+    c = ml_collections.ConfigDict()
+    c.name = name
+    c.task = task
+
+    c.data = ml_collections.ConfigDict()
+    c.data.dataset = dataset
+    c.data.data_dir = ""                 # TFDS data_dir; '' = <workdir>/ingest/tfds
+    c.data.manual_dir = manual_dir
+    c.data.max_examples_per_split = 0    # 0 = all; >0 keeps the first N (tiny runs)
+
+    c.model = ml_collections.ConfigDict()
+
+    c.train = ml_collections.ConfigDict()
+    c.train.batch_size = 32
+    c.train.buckets = (10, 20, 40)       # batch examples of similar length together
+    c.train.steps = 1000
+    c.train.time_budget_s = 0.0          # stop training after this long (0 = no limit)
+    c.train.learning_rate = 3e-3
+    c.train.warmup_steps = 50
+    c.train.clip_norm = 5.0
+    c.train.seed = 0
+    c.train.jit_compile = False
+    c.train.log_every = 50
+    c.train.checkpoint_every = 200
+    c.train.keep_checkpoints = 3
+    c.train.eval_every = 200
+    c.train.early_stopping_patience = 5  # evals without improvement; 0 = off
+    c.train.histogram_every = 500
+    c.train.interrupt_after_steps = 0    # stop as if killed after N steps of this run
+
+    c.eval = ml_collections.ConfigDict()
+    c.eval.bless_threshold = 0.0         # the task's primary validation metric must pass it
+
+    c.export = ml_collections.ConfigDict()
+    c.export.serving_dir = ""            # '' = <workdir>/serving
+    return c
+
+
+def shrink(c, steps=30):
+    """The tiny variant: few examples, few steps, frequent logs."""
+    c.data.max_examples_per_split = 64
+    c.train.batch_size = 8
+    c.train.steps = steps
+    c.train.warmup_steps = 5
+    c.train.log_every = 10
+    c.train.checkpoint_every = 10
+    c.train.eval_every = 10
+    c.train.histogram_every = 10
+    c.train.time_budget_s = 0.0
+    return c

@@ -1,0 +1,60 @@
+"""Translation (encoder-decoder with attention, Tx != Ty): spa_eng, Spanish -> English.
+
+Data: our TFDS builder `spa_eng` reading spa_eng_train.txt.gz from `data.manual_dir`
+(default $RNN_TF_DATA_DIR/spa_eng); validation and test are the pairs whose English side
+has sha1 % 20 == 1 and == 2 (about 5% each; the steering side holds out % 20 == 0).
+Model: Spanish words (lower-cased) -> GRU encoder -> Bahdanau attention -> GRU decoder
+over English words (cased); beam search of width 4 for the reported metrics and the
+export. chrF and BLEU by sacrebleu against the raw English sentences.
+
+Command:
+    python -m pipelines.train --config=configs/translation.py --workdir=runs/translation
+Smoke run:
+    python -m pipelines.train --config=configs/translation.py:tiny --workdir=/tmp/tr
+Expected: see the README's results table (benchmarks/results_table.py --task=translation).
+"""
+
+import os
+
+from configs import supervised
+
+
+def get_config(variant=None):
+    c = supervised.base("translation_spa_eng", "seq2seq", "spa_eng/full",
+                        os.path.join(supervised.data_root(), "spa_eng"))
+    c.model.source_tokens = "words"
+    c.model.target_tokens = "words"
+    c.model.lower_source = True
+    c.model.min_count = 2
+    c.model.max_vocab = 12000
+    c.model.max_source_len = 40
+    c.model.max_target_len = 30
+    c.model.cell = "gru"
+    c.model.units = 256
+    c.model.embedding_dim = 128
+    c.model.attention = True
+    c.train.batch_size = 64
+    c.train.buckets = (6, 8, 10, 14, 20)
+    c.train.steps = 20000
+    c.train.learning_rate = 2e-3
+    c.train.eval_every = 500
+    c.train.checkpoint_every = 500
+    c.train.early_stopping_patience = 4
+    c.train.time_budget_s = 1200.0
+    c.eval.primary = "chrf"
+    c.eval.quick_examples = 500
+    c.eval.beam_width = 4
+    c.eval.length_penalty = 1.0
+    c.eval.bless_threshold = 30.0        # validation chrF
+    c.export.examples = ("¿Dónde está la estación de tren?", "Me gusta mucho leer libros.")
+    if variant == "tiny":
+        supervised.shrink(c)
+        c.data.dataset = "spa_eng/small"
+        c.model.units = 16
+        c.model.embedding_dim = 8
+        c.eval.quick_examples = 32
+        c.eval.beam_width = 2
+        c.eval.bless_threshold = 0.0
+    elif variant:
+        raise ValueError(f"unknown config variant {variant!r}; use 'tiny' or none")
+    return c

@@ -1,0 +1,56 @@
+"""Part-of-speech tagging (many-to-many, Tx = Ty, bidirectional): UD English-EWT UPOS.
+
+Data: our TFDS builder `ud_english_ewt` reading the CoNLL-U files from `data.manual_dir`
+(default $RNN_TF_DATA_DIR/ud_english_ewt). train = the train file minus 1 sentence in 20
+(by sent_id hash), which is the validation split used for early stopping; test = the
+official dev file, the number we report.
+Model: a character BiGRU word encoder (for the 9.7% of dev words unseen in train) and a
+word embedding, into a BiLSTM, softmax over the 17 UPOS tags.
+
+Command:
+    python -m pipelines.train --config=configs/upos.py --workdir=runs/upos
+Smoke run:
+    python -m pipelines.train --config=configs/upos.py:tiny --workdir=/tmp/upos
+Expected: see the README's results table (benchmarks/results_table.py --task=upos).
+"""
+
+import os
+
+from configs import supervised
+from pipelines.datasets.ud_english_ewt import UPOS
+
+
+def get_config(variant=None):
+    c = supervised.base("upos", "tag", "ud_english_ewt",
+                        os.path.join(supervised.data_root(), "ud_english_ewt"))
+    c.data.tag_names = UPOS
+    c.model.cell = "lstm"
+    c.model.units = 128
+    c.model.num_layers = 1
+    c.model.char_cell = "gru"
+    c.model.char_units = 48
+    c.model.word_dim = 100
+    c.model.max_word_chars = 20
+    c.model.dropout = 0.3
+    c.model.word_dropout = 0.1
+    c.model.min_count = 2                # rarer train words become [UNK]
+    c.train.batch_size = 32
+    c.train.buckets = (8, 16, 24, 32, 48)
+    c.train.steps = 4000
+    c.train.learning_rate = 2e-3
+    c.train.eval_every = 250
+    c.train.checkpoint_every = 250
+    c.train.early_stopping_patience = 4
+    c.train.time_budget_s = 480.0
+    c.eval.bless_threshold = 0.90        # validation token accuracy
+    c.export.examples = ("I saw the runaway snarfblat near Oakbridge yesterday .",
+                         "Can you email me the tickets ?")
+    if variant == "tiny":
+        supervised.shrink(c)
+        c.model.units = 16
+        c.model.char_units = 8
+        c.model.word_dim = 16
+        c.eval.bless_threshold = 0.0
+    elif variant:
+        raise ValueError(f"unknown config variant {variant!r}; use 'tiny' or none")
+    return c

@@ -1,0 +1,97 @@
+"""Sentence classification, many-to-one: strings -> probability of the positive class.
+
+transform: words (lower-cased; punctuation marks are tokens, `pipelines.text`) ->
+  ids from the train split's vocabulary, [UNK] for the rest.
+model: `rnn_tf.models.many_to_one`, a (bi)directional RNN read at the last valid step,
+  one sigmoid output: ŷ = P(positive).
+loss: the lecture's L = -y log ŷ - (1-y) log(1-ŷ), with word dropout (a training word
+  becomes [UNK] with probability model.word_dropout, so the model learns to use context
+  for words it has never seen).
+export: serving_default(sentences: string[N]) -> {"probability": float32[N] of
+  positive, "label": string[N]}.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from pipelines import text
+from pipelines.tasks import base
+from rnn_tf import models
+
+
+class ClassifyTask(base.Task):
+    primary = "accuracy"
+
+    def tokens(self, sentences):
+        return text.word_tokens(sentences, lower=True)
+
+    def encode(self, examples, fit):
+        sentences = [e["sentence"] for e in examples]
+        tokens = text.batched(self.tokens, sentences)
+        if fit:
+            m = self.config.model
+            self.meta = {"vocab": text.build_vocab(tokens, min_count=m.min_count),
+                         "labels": ["negative", "positive"]}
+        table = {w: i for i, w in enumerate(self.meta["vocab"])}
+        ids = tf.ragged.constant([[table.get(w, 1) for w in ws] or [1] for ws in tokens],
+                                 dtype=tf.int32)
+        return {"ids": ids, "label": np.array([e["label"] for e in examples], np.int32)}
+
+    def build_model(self):
+        m = self.config.model
+        return models.many_to_one(len(self.meta["vocab"]), 1, units=m.units, cell=m.cell,
+                                  num_layers=m.num_layers, dropout=m.dropout,
+                                  bidirectional=m.bidirectional,
+                                  output_activation="sigmoid", pad_id=0, name="classifier")
+
+    def loss(self, model, batch, training):
+        ids = batch["ids"]
+        if training and self.config.model.word_dropout:
+            drop = tf.random.uniform(tf.shape(ids), seed=None) < self.config.model.word_dropout
+            ids = tf.where(tf.logical_and(drop, ids > 1), 1, ids)
+        logits = model(ids, training=training)[:, 0]
+        y = tf.cast(batch["label"], tf.float32)
+        loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y,
+                                                                      logits=logits))
+        accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.cast(logits > 0, tf.float32), y),
+                                          tf.float32))
+        return loss, {"accuracy": accuracy}
+
+    def evaluate(self, model, features):
+        nll, correct, n = 0.0, 0.0, 0
+        for batch in self.dataset(features, 256):
+            logits = self.forward(model, batch["ids"])[:, 0]
+            y = tf.cast(batch["label"], tf.float32)
+            nll += float(tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(
+                labels=y, logits=logits)))
+            correct += float(tf.reduce_sum(tf.cast(tf.equal(tf.cast(logits > 0, tf.float32),
+                                                            y), tf.float32)))
+            n += int(tf.shape(y)[0])
+        return {"accuracy": correct / n, "log_loss": nll / n, "examples": n}
+
+    def serving_module(self, model):
+        module = tf.Module(name="classifier_serving")
+        base.track_variables(module, model)
+        module.table = text.lookup_table(self.meta["vocab"])
+        module.labels = tf.constant(self.meta["labels"])
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
+        def serve(sentences):
+            ids = module.table.lookup(self.tokens(sentences))
+            dense = ids.to_tensor(0)
+            dense = tf.pad(dense, [[0, 0], [0, tf.maximum(1 - tf.shape(dense)[1], 0)]])
+            # an empty sentence reads one [UNK], as in training
+            first = tf.where(tf.equal(ids.row_lengths(), 0), 1, dense[:, 0])
+            ids = tf.concat([first[:, None], dense[:, 1:]], 1)
+            p = tf.sigmoid(model(ids, training=False)[:, 0])
+            return {"probability": p,
+                    "label": tf.gather(module.labels, tf.cast(p > 0.5, tf.int32))}
+
+        module.serve = serve
+        return module
+
+    def sample(self, saved_model):
+        sentences = list(self.config.export.examples)
+        out = saved_model.signatures["serving_default"](sentences=tf.constant(sentences))
+        return "\n".join(f"{p:.3f}  {s}" for s, p in zip(sentences,
+                                                          out["probability"].numpy()))

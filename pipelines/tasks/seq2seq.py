@@ -1,0 +1,181 @@
+"""Encoder-decoder, many-to-many with Tx != Ty: strings -> strings (dates, translation).
+
+transform (in-graph, shared with serving): source and target are split into characters
+  or words (`model.source_tokens`, `model.target_tokens`: 'chars' or 'words';
+  `model.lower_source` lower-cases the source), ids from train-split vocabularies whose
+  ids 0..3 are [PAD], [UNK], [BOS], [EOS]. target_in = [BOS] y, target_out = y [EOS]
+  (targets cut to model.max_target_len tokens).
+model: `rnn_tf.seq2seq.EncoderDecoder` (GRU/LSTM encoder, Bahdanau attention, decoder).
+loss: softmax cross-entropy per target token (teacher forcing), mean over tokens.
+metrics: exact match, chrF and BLEU (sacrebleu) of the decoded strings against the raw
+  target strings; decoding is greedy or beam search (`eval.beam_width` > 1).
+export: serving_default(sentences: string[N]) -> {"output": string[N]}, decoded with
+  the same search as the evaluation.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from pipelines import text
+from pipelines.tasks import base
+from rnn_tf.seq2seq import encoder_decoder
+
+SPECIALS = (text.PAD, text.UNK, text.BOS, text.EOS)
+PAD_ID, UNK_ID, BOS_ID, EOS_ID = range(4)
+
+
+class Seq2SeqTask(base.Task):
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.primary = config.eval.primary
+        self.higher_is_better = True
+
+    # ------------------------------------------------------------ tokenization
+    def source_tokens(self, strings):
+        m = self.config.model
+        if m.source_tokens == "chars":
+            s = tf.convert_to_tensor(strings, tf.string)
+            return text.char_tokens(tf.strings.lower(s, encoding="utf-8")
+                                    if m.lower_source else s)
+        return text.word_tokens(strings, lower=m.lower_source)
+
+    def target_tokens(self, strings):
+        if self.config.model.target_tokens == "chars":
+            return text.char_tokens(strings)
+        return text.word_tokens(strings, lower=False)
+
+    def join_target(self, tokens):
+        if self.config.model.target_tokens == "chars":
+            return tf.strings.reduce_join(tokens, axis=-1)
+        return text.detokenize(tokens)
+
+    def encode(self, examples, fit):
+        sources = [e["source"] for e in examples]
+        targets = [e["target"] for e in examples]
+        src, tgt = text.batched(self.source_tokens, sources), text.batched(
+            self.target_tokens, targets)
+        m = self.config.model
+        if fit:
+            self.meta = {
+                "source_vocab": text.build_vocab(src, SPECIALS, m.min_count, m.max_vocab),
+                "target_vocab": text.build_vocab(tgt, SPECIALS, m.min_count, m.max_vocab)}
+        s_table = {w: i for i, w in enumerate(self.meta["source_vocab"])}
+        t_table = {w: i for i, w in enumerate(self.meta["target_vocab"])}
+        s_ids = [[s_table.get(w, UNK_ID) for w in ws][:m.max_source_len] or [UNK_ID]
+                 for ws in src]
+        t_ids = [[t_table.get(w, UNK_ID) for w in ws][:m.max_target_len] for ws in tgt]
+        return {"source": tf.ragged.constant(s_ids, tf.int32),
+                "target_in": tf.ragged.constant([[BOS_ID] + t for t in t_ids], tf.int32),
+                "target_out": tf.ragged.constant([t + [EOS_ID] for t in t_ids], tf.int32),
+                "text_source": np.array(sources, dtype=np.str_),
+                "text_target": np.array(targets, dtype=np.str_)}
+
+    def length_of(self, element):
+        return tf.shape(element["source"])[0]
+
+    # ------------------------------------------------------------ model and loss
+    def build_model(self):
+        m = self.config.model
+        return encoder_decoder(len(self.meta["source_vocab"]), len(self.meta["target_vocab"]),
+                               units=m.units, cell=m.cell, embedding_dim=m.embedding_dim,
+                               attention=m.attention, pad_id=PAD_ID, bos_id=BOS_ID,
+                               eos_id=EOS_ID, name="encoder_decoder")
+
+    def loss(self, model, batch, training):
+        logits = model((batch["source"], batch["target_in"]), training=training)
+        y = batch["target_out"]
+        mask = tf.cast(y > 0, tf.float32)
+        n = tf.maximum(tf.reduce_sum(mask), 1.0)
+        nll = tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)
+        correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y),
+                          tf.float32)
+        return (tf.reduce_sum(nll * mask) / n,
+                {"token_accuracy": tf.reduce_sum(correct * mask) / n})
+
+    # ------------------------------------------------------------ decoding
+    def decode_ids(self, model, source, beam_width):
+        """<int32>[B, Tx] -> <int32>[B, max_target_len + 1] (EOS, then PAD)."""
+        length = self.config.model.max_target_len + 1
+        if beam_width > 1:
+            return model._beam(source, tf.constant(length), beam_width,
+                               tf.constant(self.config.eval.length_penalty, tf.float32))
+        return model._greedy(source, tf.constant(length))
+
+    def ids_to_strings(self, ids, vocab):
+        """<int32>[B, L] -> <string>[B]: tokens up to the first EOS/PAD, joined."""
+        stop = tf.logical_or(tf.equal(ids, EOS_ID), tf.equal(ids, PAD_ID))
+        lengths = tf.argmax(tf.concat([tf.cast(stop, tf.int32),
+                                       tf.ones_like(ids[:, :1])], 1), 1, output_type=tf.int32)
+        ragged = tf.RaggedTensor.from_tensor(ids, lengths=lengths)
+        return self.join_target(tf.gather(vocab, ragged))
+
+    def translate_fn(self, model, beam_width):
+        """A tf.function: raw strings <string>[N] -> decoded strings <string>[N]; the
+        serving signature and the evaluation both run it."""
+        s_table = text.lookup_table(self.meta["source_vocab"])
+        vocab = tf.constant(self.meta["target_vocab"])
+        max_len = self.config.model.max_source_len
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
+        def translate(sentences):
+            ids = tf.ragged.map_flat_values(s_table.lookup, self.source_tokens(sentences))
+            ids = ids[:, :max_len]
+            dense = ids.to_tensor(PAD_ID)
+            dense = tf.pad(dense, [[0, 0], [0, tf.maximum(1 - tf.shape(dense)[1], 0)]])
+            first = tf.where(tf.equal(ids.row_lengths(), 0), UNK_ID, dense[:, 0])
+            dense = tf.concat([first[:, None], dense[:, 1:]], 1)
+            return {"output": self.ids_to_strings(self.decode_ids(model, dense, beam_width),
+                                                  vocab)}
+
+        translate.tables = (s_table, vocab)          # keep the table alive
+        return translate
+
+    def _decode_all(self, model, sources, beam_width, limit=0):
+        cache = self.__dict__.setdefault("_translate", {})
+        key = (id(model), beam_width)
+        if key not in cache:
+            cache[key] = (model, self.translate_fn(model, beam_width))
+        fn = cache[key][1]
+        sources = list(sources[:limit] if limit else sources)
+        out = []
+        for i in range(0, len(sources), 256):
+            out.extend(s.decode("utf-8") for s in fn(tf.constant(sources[i:i + 256]))[
+                "output"].numpy())
+        return out
+
+    def _metrics(self, hyps, refs):
+        import sacrebleu
+        exact = float(np.mean([h == r for h, r in zip(hyps, refs)]))
+        return {"exact_match": exact,
+                "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score,
+                "bleu": sacrebleu.corpus_bleu(hyps, [refs]).score,
+                "examples": len(refs)}
+
+    def quick_eval(self, model, features):
+        n = self.config.eval.quick_examples
+        refs = [str(s) for s in features["text_target"][:n]]
+        hyps = self._decode_all(model, features["text_source"], 1, limit=n)
+        return self._metrics(hyps, refs)
+
+    def evaluate(self, model, features):
+        refs = [str(s) for s in features["text_target"]]
+        hyps = self._decode_all(model, features["text_source"], self.config.eval.beam_width)
+        metrics = self._metrics(hyps, refs)
+        metrics["examples_shown"] = [
+            {"source": str(s), "output": h, "reference": r}
+            for s, h, r in list(zip(features["text_source"], hyps, refs))[:5]]
+        return metrics
+
+    def serving_module(self, model):
+        module = tf.Module(name="seq2seq_serving")
+        base.track_variables(module, model)
+        module.serve = self.translate_fn(model, self.config.eval.beam_width)
+        module.tables = module.serve.tables
+        return module
+
+    def sample(self, saved_model):
+        sentences = list(self.config.export.examples)
+        out = saved_model.signatures["serving_default"](sentences=tf.constant(sentences))
+        return "\n".join(f"{s}  ->  {o.decode()}" for s, o in zip(sentences,
+                                                                  out["output"].numpy()))

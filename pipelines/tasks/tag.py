@@ -1,0 +1,136 @@
+"""Sequence tagging, many-to-many with Tx = Ty: whitespace-tokenised text -> one tag per
+token (UPOS on ud_english_ewt).
+
+transform (in-graph, shared with serving): each token -> a word id (lower-cased, train
+  words seen >= model.min_count times, else [UNK]) and its character ids (the first
+  character, then at most model.max_word_chars - 1 final ones; unseen characters [UNK]).
+model: `rnn_tf.tagger.CharWordTagger` (character BiRNN word encoder + word BiRNN stack).
+loss: softmax cross-entropy per token, mean over tokens; word dropout as in classify.
+metrics: token accuracy, accuracy on words absent from the train vocabulary, and the
+  most-frequent-tag baseline (each word's most frequent train tag; unseen words get the
+  most frequent tag overall).
+export: serving_default(sentences: string[N]) -> {"tags": string[N]}, space-separated,
+  one tag per whitespace-separated input token.
+"""
+
+import collections
+
+import numpy as np
+import tensorflow as tf
+
+from pipelines import text
+from pipelines.tasks import base
+from rnn_tf.tagger import char_word_tagger
+
+
+class TagTask(base.Task):
+    primary = "accuracy"
+
+    def features(self, words, word_table, char_table):
+        """words <string>[N, (W)] -> (word_ids <int32>[N, (W)], char_ids [N, (W), (C)])."""
+        word_ids = word_table.lookup(tf.ragged.map_flat_values(tf.strings.lower, words,
+                                                               encoding="utf-8"))
+        chars = text.char_tokens(words)
+        keep = self.config.model.max_word_chars
+        chars = tf.concat([chars[:, :, :1], chars[:, :, 1:][:, :, -(keep - 1):]], axis=2)
+        return word_ids, tf.ragged.map_flat_values(char_table.lookup, chars)
+
+    def encode(self, examples, fit):
+        words = [list(e["tokens"]) for e in examples]
+        if fit:
+            m = self.config.model
+            lower = [[w.lower() for w in ws] for ws in words]
+            tag_names = self.config.data.tag_names
+            counts = collections.defaultdict(collections.Counter)
+            for ws, e in zip(lower, examples):
+                for w, t in zip(ws, e["upos"]):
+                    counts[w][int(t)] += 1
+            overall = collections.Counter(int(t) for e in examples for t in e["upos"])
+            self.meta = {
+                "vocab": text.build_vocab(lower, min_count=m.min_count),
+                "chars": text.build_vocab([list("".join(ws)) for ws in words], min_count=2),
+                "tags": list(tag_names),
+                "most_frequent_tag": {w: c.most_common(1)[0][0] for w, c in counts.items()},
+                "default_tag": overall.most_common(1)[0][0]}
+        word_table = text.lookup_table(self.meta["vocab"])
+        char_table = text.lookup_table(self.meta["chars"])
+        ragged_words = tf.ragged.constant(words, dtype=tf.string)
+        word_ids, char_ids = self.features(ragged_words, word_table, char_table)
+        mft, default = self.meta["most_frequent_tag"], self.meta["default_tag"]
+        baseline = tf.ragged.constant([[mft.get(w.lower(), default) for w in ws]
+                                       for ws in words], dtype=tf.int32)
+        seen = tf.ragged.constant([[w.lower() in mft for w in ws] for ws in words],
+                                  dtype=tf.int32)
+        tags = tf.ragged.constant([[int(t) for t in e["upos"]] for e in examples],
+                                  dtype=tf.int32)
+        return {"word_ids": word_ids, "char_ids": char_ids, "tags": tags,
+                "baseline": baseline, "seen": seen}
+
+    def build_model(self):
+        m = self.config.model
+        return char_word_tagger(len(self.meta["vocab"]), len(self.meta["chars"]),
+                                len(self.meta["tags"]), units=m.units,
+                                num_layers=m.num_layers, char_units=m.char_units,
+                                word_dim=m.word_dim, cell=m.cell, char_cell=m.char_cell,
+                                dropout=m.dropout, name="tagger")
+
+    def loss(self, model, batch, training):
+        word_ids = batch["word_ids"]
+        if training and self.config.model.word_dropout:
+            drop = tf.random.uniform(tf.shape(word_ids)) < self.config.model.word_dropout
+            word_ids = tf.where(tf.logical_and(drop, word_ids > 1), 1, word_ids)
+        logits = model((word_ids, batch["char_ids"]), training=training)
+        mask = tf.cast(batch["word_ids"] > 0, tf.float32)
+        nll = tf.nn.sparse_softmax_cross_entropy_with_logits(batch["tags"], logits)
+        n = tf.maximum(tf.reduce_sum(mask), 1.0)
+        correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32),
+                                   batch["tags"]), tf.float32)
+        return tf.reduce_sum(nll * mask) / n, {"accuracy": tf.reduce_sum(correct * mask) / n}
+
+    def evaluate(self, model, features):
+        sums = collections.Counter()
+        for batch in self.dataset(features, 128):
+            logits = self.forward(model, (batch["word_ids"], batch["char_ids"]))
+            pred = tf.argmax(logits, -1, output_type=tf.int32)
+            mask = (batch["word_ids"].numpy() > 0)
+            tags = batch["tags"].numpy()
+            right = (pred.numpy() == tags) & mask
+            unseen = mask & (batch["seen"].numpy() == 0)
+            sums["words"] += mask.sum()
+            sums["correct"] += right.sum()
+            sums["unseen"] += unseen.sum()
+            sums["unseen_correct"] += (right & unseen).sum()
+            sums["baseline_correct"] += ((batch["baseline"].numpy() == tags) & mask).sum()
+        return {"accuracy": sums["correct"] / sums["words"],
+                "unseen_word_accuracy": sums["unseen_correct"] / max(sums["unseen"], 1),
+                "unseen_word_rate": sums["unseen"] / sums["words"],
+                "most_frequent_tag_baseline": sums["baseline_correct"] / sums["words"],
+                "words": int(sums["words"])}
+
+    def serving_module(self, model):
+        module = tf.Module(name="tagger_serving")
+        base.track_variables(module, model)
+        module.word_table = text.lookup_table(self.meta["vocab"])
+        module.char_table = text.lookup_table(self.meta["chars"])
+        module.tag_names = tf.constant(self.meta["tags"])
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
+        def serve(sentences):
+            words = text.whitespace_tokens(sentences)
+            word_ids, char_ids = self.features(words, module.word_table, module.char_table)
+            dense_words = word_ids.to_tensor(0)
+            dense_chars = char_ids.to_tensor(0)
+            logits = model((dense_words, dense_chars), training=False)
+            pred = tf.RaggedTensor.from_tensor(tf.argmax(logits, -1, output_type=tf.int32),
+                                               lengths=word_ids.row_lengths())
+            tags = tf.gather(module.tag_names, pred)
+            return {"tags": tf.strings.reduce_join(tags, axis=1, separator=" ")}
+
+        module.serve = serve
+        return module
+
+    def sample(self, saved_model):
+        sentences = list(self.config.export.examples)
+        out = saved_model.signatures["serving_default"](sentences=tf.constant(sentences))
+        return "\n".join(f"{s}\n  {t.decode()}" for s, t in zip(sentences,
+                                                                out["tags"].numpy()))

@@ -1,0 +1,219 @@
+"""The supervised tasks (issue 5): each tiny config end to end in under a minute, each
+export answering in a fresh process without our code, deterministic disjoint splits,
+the date generator's labels, and the piano-roll round trip."""
+
+import datetime
+import importlib
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipelines import common, export
+from pipelines.tasks import base
+from pipelines.train import STAGES, run_pipeline
+from pipelines import tasks
+
+DATA = os.environ.get("RNN_TF_DATA_DIR", os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "..", "shared", "data"))
+
+# config module, the serving inputs, and the signature's input name
+TASKS = {
+    "sentiment": ("sentiment", ["I love this phone, works great.",
+                                "Terrible acting and a boring plot.", ""], "sentences"),
+    "upos": ("upos", ["The zorblax ran quickly to Paris .", "Hi"], "sentences"),
+    "dates": ("dates", ["3 January 2023", "LUNDI 1 JANVIER 1900"], "sentences"),
+    "translation": ("translation", ["Me gusta el té.", "¿Dónde está Tom?"], "sentences"),
+}
+
+FRESH = r"""
+import json, sys
+import tensorflow as tf
+m = tf.saved_model.load(sys.argv[1])
+fn = m.signatures["serving_default"]
+out = fn(**{sys.argv[2]: tf.constant(json.loads(sys.argv[3]))})
+assert not any(k.startswith(("rnn_tf", "pipelines")) for k in sys.modules), "imported us"
+print(json.dumps({k: (v.numpy().astype(str) if v.dtype == tf.string else v.numpy()).tolist()
+                  for k, v in out.items()}))
+"""
+
+
+def _config(module, **overrides):
+    config = importlib.import_module(f"configs.{module}").get_config("tiny")
+    for path, value in overrides.items():
+        section, key = path.split(".")
+        config[section][key] = value
+    return config
+
+
+def _fresh_process(saved_model, input_name, inputs, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "-c", FRESH, saved_model, input_name,
+                           json.dumps(inputs)], capture_output=True, text=True, cwd=tmp_path,
+                          env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_tiny_task_end_to_end_and_fresh_process_export(name, tmp_path):
+    module, inputs, input_name = TASKS[name]
+    config = _config(module)
+    workdir = str(tmp_path / "run")
+    start = time.time()
+    results = run_pipeline(config, workdir, list(STAGES), log=lambda *a: None)
+    seconds = time.time() - start
+    assert seconds < 60, f"{name} tiny run took {seconds:.0f} s"
+    for stage in ("ingest", "transform", "train", "evaluate", "export"):
+        assert common.read_manifest(workdir, stage)["stage"] == stage
+    metrics = common.read_json(os.path.join(workdir, "evaluate", "metrics.json"))
+    task = tasks.get(config)
+    assert np.isfinite(metrics["validation"][task.primary])
+    assert np.isfinite(metrics["test"][task.primary])
+    # the same answers in a process that never imports our code ...
+    fresh = _fresh_process(export.export_dir(workdir), input_name, inputs, str(tmp_path))
+    # ... as the serving function built in this process from the best weights
+    model = base.load_best(task, workdir)
+    module = task.serving_module(model)
+    here = module.serve(tf.constant(inputs))
+    for key, value in here.items():
+        value = value.numpy()
+        if value.dtype == object:
+            assert [v.decode() for v in value] == fresh[key], key
+        else:
+            np.testing.assert_allclose(value, fresh[key], rtol=1e-4, atol=1e-5)
+    assert len(fresh[next(iter(fresh))]) == len(inputs)
+    if name == "sentiment":
+        p = np.array(fresh["probability"])
+        assert ((p >= 0) & (p <= 1)).all() and set(fresh["label"]) <= {"positive",
+                                                                        "negative"}
+    if name == "upos":                       # one tag per whitespace token
+        for sentence, tags in zip(inputs, fresh["tags"]):
+            assert len(tags.split()) == len(sentence.split())
+            assert set(tags.split()) <= set(config.data.tag_names)
+    assert results["push"]
+
+
+def test_music_tiny_end_to_end_writes_midi_and_answers_in_fresh_process(tmp_path):
+    config = _config("bach")
+    workdir = str(tmp_path / "run")
+    start = time.time()
+    run_pipeline(config, workdir, list(STAGES), log=lambda *a: None)
+    assert time.time() - start < 60
+    midi = os.path.join(workdir, "export", "sample.mid")
+    assert os.path.getsize(midi) > 0
+    from music21 import converter
+    assert converter.parse(midi).flatten().notes
+    script = r"""
+import json, sys
+import tensorflow as tf
+m = tf.saved_model.load(sys.argv[1])
+g = m.signatures["generate"](length=tf.constant(16), temperature=tf.constant(1.0),
+                             seed=tf.constant(4))
+roll = tf.zeros([1, 8, 128]).numpy(); roll[0, :, 60] = 1
+s = m.signatures["score"](rolls=tf.constant(roll))
+assert not any(k.startswith(("rnn_tf", "pipelines")) for k in sys.modules)
+print(json.dumps({"roll": g["roll"].numpy().tolist(), "nats": s["nats_per_step"].numpy().tolist()}))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "-c", script, export.export_dir(workdir)],
+                          capture_output=True, text=True, cwd=str(tmp_path), env=env,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    roll = np.array(out["roll"])
+    assert roll.shape[0] == 16 and set(np.unique(roll)) <= {0.0, 1.0}
+    assert out["nats"][0] > 0
+
+
+# ------------------------------------------------------------------ builders
+def test_sentiment_splits_disjoint_deterministic_80_10_10():
+    from pipelines.datasets.sentiment_labelled_sentences import read_lines, split_indices
+    rows = read_lines(os.path.join(DATA, "sentiment_labelled_sentences"))
+    assert len(rows) == 2000
+    a, b = split_indices(len(rows)), split_indices(len(rows))
+    assert all((a[s] == b[s]).all() for s in a)
+    sets = {s: set(v.tolist()) for s, v in a.items()}
+    assert [len(sets[s]) for s in ("train", "validation", "test")] == [1600, 200, 200]
+    assert not (sets["train"] & sets["test"]) and not (sets["train"] & sets["validation"])
+    assert not (sets["validation"] & sets["test"])
+
+
+def test_ud_splits_disjoint_deterministic():
+    from pipelines.datasets.ud_english_ewt import is_validation, read_conllu
+    train = list(read_conllu(os.path.join(DATA, "ud_english_ewt",
+                                          "en_ewt-ud-train.conllu.gz")))
+    assert len(train) == 12544
+    val = [s for s, _, _ in train if is_validation(s)]
+    assert 400 < len(val) < 900 and val == [s for s, _, _ in train if is_validation(s)]
+    dev = list(read_conllu(os.path.join(DATA, "ud_english_ewt", "en_ewt-ud-dev.conllu")))
+    assert len(dev) == 2001 and sum(len(f) for _, f, _ in dev) == 25147
+    assert not {s for s, _, _ in dev} & {s for s, _, _ in train}
+
+
+def test_spa_eng_splits_by_english_sentence():
+    from pipelines.datasets.spa_eng import split_of
+    import gzip
+    with gzip.open(os.path.join(DATA, "spa_eng", "spa_eng_train.txt.gz"), "rt",
+                   encoding="utf-8") as f:
+        pairs = [l.split("\t")[:2] for l in f.read().split("\n") if l.strip()]
+    by_english = {}
+    for english, _ in pairs:
+        by_english.setdefault(english, set()).add(split_of(english))
+    assert all(len(s) == 1 for s in by_english.values())   # one English, one split
+    counts = {s: sum(split_of(e) == s for e, _ in pairs) for s in ("validation", "test")}
+    assert all(0.04 < c / len(pairs) < 0.06 for c in counts.values()), counts
+
+
+def test_bach_split_by_chorale_is_deterministic():
+    from pipelines.datasets.bach_chorales import split_of
+    names = [f"bach/bwv{i}" for i in range(300)]
+    first = [split_of(n) for n in names]
+    assert first == [split_of(n) for n in names]
+    assert {"train", "validation", "test"} == set(first)
+
+
+def test_date_labels_agree_with_their_input_dates():
+    from pipelines.datasets.dates import CASES, generate, render
+    rows = generate(3000, seed=123)
+    assert rows == generate(3000, seed=123)                     # reproducible
+    assert {r["case"] for r in rows} == set(CASES)
+    new_year = 0
+    for r in rows:
+        date = datetime.date.fromisoformat(r["iso"])
+        # the label, written back in the same pattern, locale and case, is the input
+        assert render(date, r["pattern"], r["locale"], r["case"]) == r["text"], r
+        assert str(date.year) in r["text"], r                  # calendar year, not 'Y'
+        if (date.month, date.day) in ((12, 30), (12, 31), (1, 1), (1, 2)):
+            new_year += 1
+    assert new_year > 50
+
+
+def test_dates_held_out_inputs_are_not_in_train(tmp_path):
+    import tensorflow_datasets as tfds
+    from pipelines.datasets import dates  # noqa: F401
+    builder = tfds.builder("dates/small", data_dir=str(tmp_path))
+    builder.download_and_prepare()
+    text = {s: {e["source"].decode() for e in tfds.as_numpy(builder.as_dataset(split=s))}
+            for s in ("train", "validation", "test")}
+    assert not (text["train"] & text["test"]) and not (text["train"] & text["validation"])
+
+
+def test_piano_roll_round_trips_a_chorale():
+    from music21 import corpus
+    from pipelines.datasets.bach_chorales import roll_to_stream, stream_to_roll
+    score = corpus.parse("bach/bwv269")
+    roll = stream_to_roll(score)
+    assert roll.shape[1] == 128 and roll.sum() > 0
+    assert (roll.sum(1) <= 4).all()                    # four voices
+    back = stream_to_roll(roll_to_stream(roll), length=len(roll))
+    np.testing.assert_array_equal(back, roll)
+    # the first soprano note sits where the score puts it
+    soprano = score.parts[0].stripTies().flatten().notes[0]
+    assert roll[int(round(float(soprano.offset) / 0.5)), soprano.pitch.midi] == 1
+
