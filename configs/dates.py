@@ -1,7 +1,7 @@
 """Date normalisation (encoder-decoder, Tx != Ty): human-readable dates -> ISO YYYY-MM-DD.
 
-Data: our TFDS builder `dates`, generated with faker + babel from seeds (train 40,000,
-validation and test 2,000 each from their own seeds; 8 locales, named and extra formats,
+Data: our TFDS builder `dates`, generated with faker + babel from seeds (train 60,000,
+validation and test 2,000 each from their own seeds; 13 locales, babel's medium/long/full and 22 more patterns,
 as-is / upper / lower case; see pipelines/datasets/dates.py).
 Model: characters (lower-cased) -> GRU encoder -> Bahdanau attention -> GRU decoder over
 the ISO characters; greedy decoding.

@@ -99,11 +99,13 @@ class Progress:
     """Step, loss, tokens/s and time left: one updating line on a terminal, plain lines
     (no carriage returns) when stdout is a file or a pipe."""
 
-    def __init__(self, total):
+    def __init__(self, total, unit="tok"):
         self.total, self.tty, self.start = total, sys.stdout.isatty(), time.time()
+        self.unit = unit
 
     def update(self, step, loss, tokens_per_s, remaining_s):
-        line = (f"step {step}/{self.total}  loss {loss:.4f}  {tokens_per_s:,.0f} tok/s  "
+        line = (f"step {step}/{self.total}  loss {loss:.4f}  {tokens_per_s:,.0f} "
+                f"{self.unit}/s  "
                 f"~{remaining_s:.0f}s left")
         if self.tty:
             print("\r" + line.ljust(79), end="", flush=True)

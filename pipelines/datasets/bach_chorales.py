@@ -31,7 +31,8 @@ def stream_to_roll(score, step=STEP, length=None):
     parts together; `length` steps, default up to the score's end."""
     end = length or int(round(float(score.highestTime) / step))
     roll = np.zeros((max(end, 1), PITCHES), np.uint8)
-    for part in (score.parts or [score]):
+    parts = list(getattr(score, "parts", None) or [])
+    for part in (parts or [score]):
         for n in part.stripTies().flatten().notes:
             a = int(round(float(n.offset) / step))
             b = max(a + 1, int(round(float(n.offset + n.quarterLength) / step)))

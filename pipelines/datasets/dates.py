@@ -1,6 +1,6 @@
 """TFDS builder: human-readable dates -> ISO 8601 `YYYY-MM-DD`, generated from a seed.
 
-Dates are drawn with `faker` (1900-01-01 .. 2099-12-31; one draw in ten lies within three
+Dates are drawn with `faker` (1600-01-01 .. 2199-12-31; one draw in ten lies within three
 days of a New Year, where a week-based year would differ) and written with `babel` in a
 locale's medium, long or full format or one of a few extra patterns, then kept as is,
 upper-cased or lower-cased. Every pattern uses `y`, the calendar year: `Y`/`YYYY` is the
@@ -15,14 +15,17 @@ import random
 
 import tensorflow_datasets as tfds
 
-LOCALES = ("en_US", "en_GB", "fr_FR", "de_DE", "es_ES", "it_IT", "pt_BR", "nl_NL")
+LOCALES = ("en_US", "en_GB", "en_AU", "en_IN", "fr_FR", "fr_CA", "de_DE", "es_ES", "es_MX",
+           "it_IT", "pt_BR", "pt_PT", "nl_NL")
 NAMED = ("medium", "long", "full")
 EXTRA = ("d MMM y", "d MMMM y", "MMMM d, y", "MMM d y", "dd MMM y", "EEE d MMM y",
-         "EEEE, d MMMM y", "d/MMM/y", "y-MM-dd", "dd.MM.y", "d MMMM, y")
+         "EEEE, d MMMM y", "d/MMM/y", "y-MM-dd", "dd.MM.y", "d MMMM, y", "d-MMM-y",
+         "MMMM d y", "MMMM dd, y", "EEEE, MMMM d, y", "EEE, MMM d, y", "dd MMMM y",
+         "d. MMMM y", "EEEE d MMMM y", "MMM dd, y", "y MMMM d", "d MMM, y")
 CASES = ("as_is", "upper", "lower")
-SIZES = {"train": 40000, "validation": 2000, "test": 2000}
+SIZES = {"train": 60000, "validation": 2000, "test": 2000}
 SEEDS = {"train": 0, "validation": 1, "test": 2}
-FIRST, LAST = datetime.date(1900, 1, 1), datetime.date(2099, 12, 31)
+FIRST, LAST = datetime.date(1600, 1, 1), datetime.date(2199, 12, 31)
 
 
 def generate(n, seed):
@@ -61,12 +64,12 @@ class DatesConfig(tfds.core.BuilderConfig):
 
 
 class Dates(tfds.core.GeneratorBasedBuilder):
-    """Human-readable dates in 8 locales and ISO 8601 labels."""
+    """Human-readable dates in 13 locales and ISO 8601 labels."""
 
     VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "faker + babel, seeds 0/1/2."}
+    RELEASE_NOTES = {"1.0.0": "faker + babel, seeds 0/1/2; 13 locales."}
     BUILDER_CONFIGS = [
-        DatesConfig(name="full", sizes=SIZES, description="40,000 / 2,000 / 2,000"),
+        DatesConfig(name="full", sizes=SIZES, description="60,000 / 2,000 / 2,000"),
         DatesConfig(name="small", sizes={"train": 1000, "validation": 200, "test": 200},
                     description="1,000 / 200 / 200, for smoke runs and tests"),
     ]

@@ -248,7 +248,7 @@ def train(task, config, workdir, resume=False, log=print):
     with writers["train"].as_default():
         hp.hparams({k: (v if isinstance(v, (int, float, str, bool)) else str(v))
                     for k, v in common.flatten(config.to_dict()).items()})
-    progress = Progress(t.steps)
+    progress = Progress(t.steps, unit="examples")
     start_time, start_step, run_steps = time.time(), int(step), 0
     last_log, examples = (time.time(), int(step)), 0
     stopped = "steps"

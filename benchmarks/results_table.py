@@ -1,0 +1,183 @@
+"""Runs each task's real config through the pipeline, then the standard Keras model for
+the task under the same wall-time budget on the same transform artifacts, and writes the
+README's results table (between the `results:start`/`results:end` markers) and
+benchmarks/results.json.
+
+    python benchmarks/results_table.py                      # every task (~2 h on 2 cores)
+    python benchmarks/results_table.py --task=sentiment     # one task; others are kept
+    python benchmarks/results_table.py --list
+
+Each row: task, data, model, parameters, wall time of our pipeline (all stages), our
+validation and test metric, the Keras baseline's, and the command that made our row.
+"""
+
+import argparse
+import importlib
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+RESULTS = os.path.join(ROOT, "benchmarks", "results.json")
+README = os.path.join(ROOT, "README.md")
+
+# task -> (config, data, metric, higher is better, [baseline(name, fn name, kwargs)])
+TASKS = {
+    "char_lm_vanilla": ("configs/char_lm_shakespeare.py", "tiny_shakespeare",
+                        "nats_per_char", False,
+                        [("char_lm", {"cell": "SimpleRNN", "units": 512})]),
+    "char_lm_gru": ("configs/char_lm_shakespeare_gru.py", "tiny_shakespeare",
+                    "nats_per_char", False, [("char_lm", {"cell": "GRU", "units": 512})]),
+    "sentiment": ("configs/sentiment.py", "sentiment_labelled_sentences", "accuracy", True,
+                  [("sentiment_bigru", {}), ("sentiment_tfidf", {})]),
+    "upos": ("configs/upos.py", "ud_english_ewt (test = dev)", "accuracy", True,
+             [("upos_bilstm", {})]),
+    "dates": ("configs/dates.py", "dates (faker + babel)", "exact_match", True,
+              [("seq2seq_gru", {})]),
+    "translation": ("configs/translation.py", "spa_eng", "chrf", True,
+                    [("seq2seq_gru", {})]),
+    "bach": ("configs/bach.py", "Bach chorales (music21)", "nats_per_step", False,
+             [("music_gru", {})]),
+}
+
+
+def workdir_of(task):
+    return os.path.join(ROOT, "bench_out", "results", task)
+
+
+def run_ours(task):
+    config_path = TASKS[task][0]
+    workdir = workdir_of(task)
+    cmd = [sys.executable, "-m", "pipelines.train", f"--config={config_path}",
+           f"--workdir={workdir}", "--overwrite"]
+    start = time.time()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    wall = time.time() - start
+    if proc.returncode:
+        raise SystemExit(f"{task}: the pipeline failed:\n{proc.stderr[-3000:]}")
+    from pipelines import common
+    metrics = common.read_json(os.path.join(workdir, "evaluate", "metrics.json"))
+    train = common.read_manifest(workdir, "train")["metrics"]
+    return {"command": f"python -m pipelines.train --config={config_path} "
+                       f"--workdir=runs/{task}",
+            "wall_seconds": round(wall, 1), "train_seconds": train.get("train_seconds"),
+            "parameters": train.get("parameters"), "validation": metrics["validation"],
+            "test": metrics["test"], "tail": proc.stdout.strip().splitlines()[-6:]}
+
+
+def run_baselines(task):
+    from benchmarks import keras_baselines
+    from pipelines import tasks
+    config_path, _, _, _, baselines = TASKS[task]
+    module = importlib.import_module(config_path[:-3].replace("/", "."))
+    config = module.get_config()
+    budget = config.train.time_budget_s
+    workdir = workdir_of(task)
+    rows = []
+    for fn_name, kwargs in baselines:
+        fn = getattr(keras_baselines, fn_name)
+        t = tasks.get(config)
+        if t is not None:
+            kwargs = dict(kwargs, task=t)
+        rows.append(fn(config, workdir, budget, **kwargs))
+        rows[-1]["budget_seconds"] = budget
+    return rows
+
+
+def _fmt(value, metric):
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if metric in ("accuracy", "exact_match") else f"{value:.3f}" \
+        if metric.startswith("nats") else f"{value:.1f}"
+
+
+def table(results):
+    lines = ["| task | data | model (ours) | params | wall, ours | metric | ours val / test "
+             "| Keras baseline, same budget | params | baseline val / test | ours better "
+             "| command |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for task, (config_path, data, metric, higher, _) in TASKS.items():
+        r = results.get(task)
+        if not r:
+            continue
+        o = r["ours"]
+        for b in r["baselines"]:
+            better = all((o[s][metric] > b[s][metric]) if higher else
+                         (o[s][metric] < b[s][metric]) for s in ("validation", "test"))
+            lines.append(
+                f"| {task} | {data} | {r['model']} | {o['parameters']:,} | "
+                f"{o['wall_seconds'] / 60:.1f} min | {metric} | "
+                f"{_fmt(o['validation'][metric], metric)} / {_fmt(o['test'][metric], metric)} | "
+                f"{b['model']}, {b['budget_seconds'] / 60:.0f} min | {b['parameters']:,} | "
+                f"{_fmt(b['validation'][metric], metric)} / {_fmt(b['test'][metric], metric)} | "
+                f"{'yes' if better else 'no'} | `{o['command']}` |")
+    return "\n".join(lines)
+
+
+def model_description(task):
+    config_path = TASKS[task][0]
+    module = importlib.import_module(config_path[:-3].replace("/", "."))
+    m = module.get_config().model
+    return ", ".join(f"{k}={v}" for k, v in m.items() if k in (
+        "cell", "units", "num_layers", "bidirectional", "char_units", "attention"))
+
+
+def write_readme(results):
+    with open(README) as f:
+        text = f.read()
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    if start not in text:
+        raise SystemExit(f"README.md has no {start} marker")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    generated = (f"{start}\n<!-- written by benchmarks/results_table.py; do not edit -->\n"
+                 f"{table(results)}\n{end}")
+    tmp = README + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(head + generated + tail)
+    os.replace(tmp, README)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", action="append", choices=sorted(TASKS),
+                        help="refresh only this task (repeatable); default: all")
+    parser.add_argument("--list", action="store_true")
+    parser.add_argument("--no-baselines", action="store_true",
+                        help="refresh our rows only and keep the stored baselines")
+    args = parser.parse_args()
+    if args.list:
+        print("\n".join(TASKS))
+        return
+    results = {}
+    if os.path.exists(RESULTS):
+        with open(RESULTS) as f:
+            results = json.load(f)
+    for task in args.task or list(TASKS):
+        print(f"[{task}] ours ...", flush=True)
+        ours = run_ours(task)
+        print(f"  {ours['validation']} / {ours['test']} in {ours['wall_seconds']} s",
+              flush=True)
+        if args.no_baselines and task in results:
+            baselines = results[task]["baselines"]
+        else:
+            print(f"[{task}] Keras baseline(s) ...", flush=True)
+            baselines = run_baselines(task)
+            for b in baselines:
+                print(f"  {b['model']}: {b['validation']} / {b['test']}", flush=True)
+        results[task] = {"model": model_description(task), "ours": ours,
+                         "baselines": baselines,
+                         "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
+        tmp = RESULTS + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(results, f, indent=1, sort_keys=True, default=str)
+        os.replace(tmp, RESULTS)
+        write_readme(results)
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
