@@ -144,7 +144,14 @@ def upos_bilstm(config, workdir, budget, task):
 
 
 # ------------------------------------------------------------------ seq2seq
-def seq2seq_gru(config, workdir, budget, task, units=None):
+def seq2seq_bilstm(config, workdir, budget, task, encoder_units=64, units=128):
+    """The issue's dates baseline: a Bidirectional(LSTM(64)) encoder whose final states
+    start an LSTM(128) decoder."""
+    return seq2seq_gru(config, workdir, budget, task, units=units, cell="LSTM",
+                       encoder_units=encoder_units)
+
+
+def seq2seq_gru(config, workdir, budget, task, units=None, cell="GRU", encoder_units=None):
     from pipelines.tasks.seq2seq import BOS_ID
     base.load_meta(task, workdir)
     m = config.model
@@ -154,11 +161,20 @@ def seq2seq_gru(config, workdir, budget, task, units=None):
     tgt = keras.Input((None,), dtype="int32")
     enc_emb = keras.layers.Embedding(Vs, m.embedding_dim, mask_zero=True)
     dec_emb = keras.layers.Embedding(Vt, m.embedding_dim)
-    encoder = keras.layers.GRU(units, return_state=True)
-    decoder = keras.layers.GRU(units, return_sequences=True, return_state=True)
+    layer = {"GRU": keras.layers.GRU, "LSTM": keras.layers.LSTM}[cell]
+    n_states = 2 if cell == "LSTM" else 1
+    if encoder_units:                  # bidirectional: [forward; backward] final states
+        encoder = keras.layers.Bidirectional(layer(encoder_units, return_state=True))
+        outs = encoder(enc_emb(src))[1:]
+        half = len(outs) // 2
+        state = [keras.layers.Concatenate()([outs[i], outs[half + i]])
+                 for i in range(half)]
+    else:
+        encoder = layer(units, return_state=True)
+        state = encoder(enc_emb(src))[1:]
+    decoder = layer(units, return_sequences=True, return_state=True)
     dense = keras.layers.Dense(Vt)
-    _, state = encoder(enc_emb(src))
-    seq, _ = decoder(dec_emb(tgt), initial_state=state)
+    seq = decoder(dec_emb(tgt), initial_state=state)[0]
     model = keras.Model([src, tgt], dense(seq))
     model.compile(_adam(), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     f = {s: base.load_features(workdir, s) for s in base.SPLITS}
@@ -168,9 +184,9 @@ def seq2seq_gru(config, workdir, budget, task, units=None):
     # greedy decoding, one step per call
     enc_model = keras.Model(src, state)
     step_in = keras.Input((1,), dtype="int32")
-    state_in = keras.Input((units,))
-    out, new_state = decoder(dec_emb(step_in), initial_state=state_in)
-    step_model = keras.Model([step_in, state_in], [dense(out)[:, 0], new_state])
+    state_in = [keras.Input((units,)) for _ in range(n_states)]
+    out = decoder(dec_emb(step_in), initial_state=state_in)
+    step_model = keras.Model([step_in] + state_in, [dense(out[0])[:, 0]] + list(out[1:]))
     vocab = tf.constant(task.meta["target_vocab"])
 
     def run(split):
@@ -178,19 +194,22 @@ def seq2seq_gru(config, workdir, budget, task, units=None):
         outs = []
         for i in range(0, len(source), 512):
             s = enc_model.predict(source[i:i + 512], verbose=0)
-            y = np.full((len(s), 1), BOS_ID, np.int32)
+            s = [np.asarray(v) for v in (s if isinstance(s, (list, tuple)) else [s])]
+            y = np.full((len(s[0]), 1), BOS_ID, np.int32)
             ids = []
             for _ in range(m.max_target_len + 1):
-                logits, s = step_model.predict_on_batch([y, s])
-                y = np.asarray(logits).argmax(-1).astype(np.int32)[:, None]
-                s = np.asarray(s)
+                res = step_model.predict_on_batch([y] + s)
+                y = np.asarray(res[0]).argmax(-1).astype(np.int32)[:, None]
+                s = [np.asarray(v) for v in res[1:]]
                 ids.append(y[:, 0])
             outs.extend(s.decode() for s in task.ids_to_strings(
                 tf.constant(np.stack(ids, 1)), vocab).numpy())
         refs = [str(r) for r in f[split]["text_target"]]
         return task._metrics(outs, refs)
-    return _result(f"Embedding({m.embedding_dim}) + GRU({units}) encoder-decoder", model,
-                   seconds, run("validation"), run("test"))
+    encoder_name = (f"Bidirectional({cell}({encoder_units}))" if encoder_units
+                    else f"{cell}({units})")
+    return _result(f"Embedding({m.embedding_dim}) + {encoder_name} encoder, {cell}({units}) "
+                   "decoder", model, seconds, run("validation"), run("test"))
 
 
 # ------------------------------------------------------------------ music

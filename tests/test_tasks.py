@@ -97,6 +97,16 @@ def test_tiny_task_end_to_end_and_fresh_process_export(name, tmp_path):
             assert len(tags.split()) == len(sentence.split())
             assert set(tags.split()) <= set(config.data.tag_names)
     assert results["push"]
+    # TF1-style loaders (saved_model_cli run, TF Serving) find the variables and tables
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    if os.path.exists(cli):
+        out = subprocess.run([cli, "run", "--dir", export.export_dir(workdir), "--tag_set",
+                              "serve", "--signature_def", "serving_default", "--input_exprs",
+                              f"{input_name}={inputs[:1]!r}"],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert f"Result for output key {next(iter(fresh))}" in out.stdout or \
+            "Result for output key" in out.stdout
 
 
 def test_music_tiny_end_to_end_writes_midi_and_answers_in_fresh_process(tmp_path):
@@ -217,3 +227,19 @@ def test_piano_roll_round_trips_a_chorale():
     soprano = score.parts[0].stripTies().flatten().notes[0]
     assert roll[int(round(float(soprano.offset) / 0.5)), soprano.pitch.midi] == 1
 
+
+
+def test_in_graph_tokenizers():
+    from pipelines import text
+    words = text.word_tokens(["¿Dónde está Tom's café?", "  "], lower=True).to_list()
+    assert [w.decode() for w in words[0]] == ["¿", "dónde", "está", "tom", "'", "s",
+                                              "café", "?"]
+    assert words[1] == []
+    out = text.detokenize(tf.ragged.constant([["Tom", "'", "s", "here", ".", "(", "yes",
+                                               ")"]])).numpy()[0].decode()
+    assert out == "Tom's here. (yes)"
+    vocab = text.build_vocab([["b", "a", "b"], ["c"]], min_count=1)
+    assert vocab == [text.PAD, text.UNK, "b", "a", "c"]
+    assert text.build_vocab([["b", "a", "b"]], min_count=2) == [text.PAD, text.UNK, "b"]
+    table = text.lookup_table(vocab)
+    assert table.lookup(tf.constant(["c", "zzz"])).numpy().tolist() == [4, 1]
