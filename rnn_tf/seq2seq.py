@@ -132,7 +132,13 @@ class EncoderDecoder(keras.Model):
 
     def _decoder_step(self, y_prev, states, memory, keys, mask):
         """One decoder step: y_prev <int32>[B] -> (logits [B, V], next states)."""
-        x = self.embedding(y_prev)                                          # (B, E)
+        features, new_states = self._decoder_features(self.embedding(y_prev), states,
+                                                      memory, keys, mask)
+        return self.head(features), new_states
+
+    def _decoder_features(self, x, states, memory, keys, mask):
+        """One decoder step before the head: the embedded y<t-1> <float>[B, E] ->
+        ([s<t>; c<t>] <float>[B, H or 2H], next states)."""
         context = None
         if self.attention is not None:
             context = self.attention(states[0], memory, keys, mask)           # (B, H)
@@ -141,7 +147,7 @@ class EncoderDecoder(keras.Model):
         new_states = list(new_states)
         if context is not None:
             out = tf.concat([out, context], -1)
-        return self.head(out), new_states
+        return out, new_states
 
     def call(self, inputs, training=None):
         source, target_in = inputs
@@ -151,13 +157,15 @@ class EncoderDecoder(keras.Model):
         self._check_ids(target_in, self.target_vocab, "target")
         memory, mask, states = self.encode(source)
         keys = self.attention.prepare(memory) if self.attention is not None else None
-        y_tm = tf.transpose(target_in)                                       # (Ty, B)
+        # Teacher forcing knows every input up front: the embedding lookup is one gather
+        # before the loop, and the head (the large (H x V) product) one product after it,
+        # so the loop carries only the recurrence and the attention.
+        x_tm = self.embedding(tf.transpose(target_in))                       # (Ty, B, E)
 
-        def step(y_prev, s):
-            logits, s = self._decoder_step(y_prev, s, memory, keys, mask)
-            return logits, s
-        logits_tm, _ = dynamic_unroll(step, y_tm, states)
-        return tf.transpose(logits_tm, [1, 0, 2])                            # (B, Ty, V)
+        def step(x_t, s):
+            return self._decoder_features(x_t, s, memory, keys, mask)
+        features_tm, _ = dynamic_unroll(step, x_tm, states)                  # (Ty, B, F)
+        return self.head(tf.transpose(features_tm, [1, 0, 2]))              # (B, Ty, V)
 
     # ------------------------------------------------------------------ inference
     def greedy_decode(self, source, max_length):

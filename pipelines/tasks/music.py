@@ -5,7 +5,8 @@ transform: each chorale's roll is cropped to the pitch range of the train split
   (P = highest - lowest + 1 pitches; notes outside it in other splits are dropped and
   counted) and cut into pieces of at most model.max_steps steps.
 model: `rnn_tf.models.one_to_many` with sigmoid outputs: ŷ<t> = P(pitch sounds at t).
-  Training uses teacher forcing: inputs [0, y<1>, ..., y<T-1>], targets y<1..T>.
+  Training uses teacher forcing: inputs [0, y<1>, ..., y<T-1>], targets y<1..T>, and
+  transposes each batch by a random number of semitones (model.transpose).
 loss: the lecture's per-step logistic loss L<t> = Σ_pitch -y log ŷ - (1-y) log(1-ŷ);
   reported as the mean over time steps of L<t> (nats per time step), each piece from a
   zero state.
@@ -76,8 +77,21 @@ class MusicTask(base.Task):
         mask = tf.sequence_mask(lengths, tf.shape(roll)[1], tf.float32)   # padded steps
         return per_step, mask
 
+    def transpose(self, roll):
+        """Training augmentation: the whole batch moved by k semitones, k uniform in
+        [-model.transpose, model.transpose]; notes pushed out of the pitch range drop."""
+        k = self.config.model.transpose
+        shift = tf.random.uniform([], -k, k + 1, dtype=tf.int32)
+        moved = tf.roll(roll, shift, axis=2)
+        column = tf.range(tf.shape(roll)[2])
+        keep = tf.logical_and(column >= shift, column < tf.shape(roll)[2] + shift)
+        return moved * tf.cast(keep, roll.dtype)
+
     def loss(self, model, batch, training):
-        per_step, mask = self._per_step(model, batch["roll"], training, batch["length"])
+        roll = batch["roll"]
+        if training and self.config.model.get("transpose", 0):
+            roll = self.transpose(roll)
+        per_step, mask = self._per_step(model, roll, training, batch["length"])
         # the lecture's L = Σ_t L<t>, here normalised per step (mean over valid steps)
         loss = heads._reduce(per_step, mask, "mean_per_token")
         return loss, {"nats_per_step": loss}
