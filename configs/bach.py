@@ -11,7 +11,8 @@ Command:
     python -m pipelines.train --config=configs/bach.py --workdir=runs/bach
 Smoke run:
     python -m pipelines.train --config=configs/bach.py:tiny --workdir=/tmp/bach
-Expected: see the README's results table (benchmarks/results_table.py --task=bach).
+Expected: 7.16 / 6.97 nats per time step (validation / test) in ~3 min on 2 cores
+(benchmarks/results_table.py --task=bach; the Keras GRU(128) baseline got 6.85 / 6.57).
 """
 
 from configs import supervised

@@ -11,7 +11,8 @@ Command:
     python -m pipelines.train --config=configs/translation.py --workdir=runs/translation
 Smoke run:
     python -m pipelines.train --config=configs/translation.py:tiny --workdir=/tmp/tr
-Expected: see the README's results table (benchmarks/results_table.py --task=translation).
+Expected: chrF 47.5 / 47.1, BLEU 30.0 / 30.0 (validation / test, beam 4) in ~20 min on 2
+cores, 15 of them training (benchmarks/results_table.py --task=translation).
 """
 
 import os

@@ -11,7 +11,8 @@ Command:
     python -m pipelines.train --config=configs/upos.py --workdir=runs/upos
 Smoke run:
     python -m pipelines.train --config=configs/upos.py:tiny --workdir=/tmp/upos
-Expected: see the README's results table (benchmarks/results_table.py --task=upos).
+Expected: validation 96.5%, test (official dev) 94.6% token accuracy in ~9 min on 2 cores
+(benchmarks/results_table.py --task=upos; most-frequent-tag baseline 86.1% on dev).
 """
 
 import os
