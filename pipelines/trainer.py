@@ -129,6 +129,33 @@ def _restore(manager, checkpoint, log):
     return None
 
 
+def checkpoint_manager(checkpoint, out, t, resume, log, step):
+    """The run's CheckpointManager (`<out>/checkpoints`). Refuses existing checkpoints
+    without --resume; with it, restores the newest readable one."""
+    manager = tf.train.CheckpointManager(checkpoint, os.path.join(out, "checkpoints"),
+                                         max_to_keep=t.keep_checkpoints)
+    if manager.checkpoints and not resume:
+        raise common.UserError(
+            f"{out} already holds checkpoints of a run. Pass --resume to continue it or "
+            "--overwrite to start again.")
+    if resume and manager.checkpoints:
+        path = _restore(manager, checkpoint, log)
+        log(f"resumed from {path} at step {int(step)}" if path else
+            "no readable checkpoint: starting from step 0")
+    return manager
+
+
+def open_writers(out, config):
+    """TensorBoard writers `<out>/logs/{train,validation}`, the config logged as hparams."""
+    logs = os.path.join(out, "logs")
+    writers = {k: tf.summary.create_file_writer(os.path.join(logs, k))
+               for k in ("train", "validation")}
+    with writers["train"].as_default():
+        hp.hparams({k: (v if isinstance(v, (int, float, str, bool)) else str(v))
+                    for k, v in common.flatten(config.to_dict()).items()})
+    return writers
+
+
 def run(config, workdir, resume=False, log=print):
     """Trains; returns the train artifact directory (checkpoints, best weights, logs)."""
     t = config.train
@@ -159,16 +186,7 @@ def run(config, workdir, resume=False, log=print):
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step,
                                      iterator=iterator, carry=carry, best=best,
                                      bad_evals=bad_evals)
-    manager = tf.train.CheckpointManager(checkpoint, os.path.join(out, "checkpoints"),
-                                         max_to_keep=t.keep_checkpoints)
-    if manager.checkpoints and not resume:
-        raise common.UserError(
-            f"{out} already holds checkpoints of a run. Pass --resume to continue it or "
-            "--overwrite to start again.")
-    if resume and manager.checkpoints:
-        path = _restore(manager, checkpoint, log)
-        log(f"resumed from {path} at step {int(step)}" if path else
-            "no readable checkpoint: starting from step 0")
+    manager = checkpoint_manager(checkpoint, out, t, resume, log, step)
     variables = model.trainable_variables
 
     def train_step(x, y, m, reset, views):
@@ -199,12 +217,7 @@ def run(config, workdir, resume=False, log=print):
         return loss, norm, dA_norm, hidden
 
     step_fn = tf.function(train_step, jit_compile=t.jit_compile)
-    logs = os.path.join(out, "logs")
-    writers = {k: tf.summary.create_file_writer(os.path.join(logs, k))
-               for k in ("train", "validation")}
-    with writers["train"].as_default():
-        hp.hparams({k: (v if isinstance(v, (int, float, str, bool)) else str(v))
-                    for k, v in common.flatten(config.to_dict()).items()})
+    writers = open_writers(out, config)
     generator = Generator(model)
     prime_ids = np.array([[vocab.index(c) if c in vocab else 0 for c in "The "]], np.int32)
     progress = Progress(t.steps)

@@ -26,10 +26,10 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from tensorboard.plugins.hparams import api as hp
 
 from pipelines import common, ingest, text
-from pipelines.trainer import Diverged, Progress, _restore, learning_rate
+from pipelines.trainer import (Diverged, Progress, _save_best, checkpoint_manager,
+                               learning_rate, open_writers)
 
 SPLITS = ("train", "validation", "test")
 
@@ -176,12 +176,6 @@ def build(task, workdir):
     return model
 
 
-def _save_best(model, out):
-    tmp = os.path.join(out, ".tmp-best.weights.h5")
-    model.save_weights(tmp)
-    os.replace(tmp, os.path.join(out, "best.weights.h5"))
-
-
 def load_best(task, workdir):
     model = build(task, workdir)
     model.load_weights(os.path.join(common.stage_dir(workdir, "train"), "best.weights.h5"))
@@ -216,16 +210,7 @@ def train(task, config, workdir, resume=False, log=print):
     bad_evals = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_evals")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step,
                                      iterator=iterator, best=best, bad_evals=bad_evals)
-    manager = tf.train.CheckpointManager(checkpoint, os.path.join(out, "checkpoints"),
-                                         max_to_keep=t.keep_checkpoints)
-    if manager.checkpoints and not resume:
-        raise common.UserError(
-            f"{out} already holds checkpoints of a run. Pass --resume to continue it or "
-            "--overwrite to start again.")
-    if resume and manager.checkpoints:
-        path = _restore(manager, checkpoint, log)
-        log(f"resumed from {path} at step {int(step)}" if path else
-            "no readable checkpoint: starting from step 0")
+    manager = checkpoint_manager(checkpoint, out, t, resume, log, step)
     variables = model.trainable_variables
 
     def train_step(batch):
@@ -242,12 +227,7 @@ def train(task, config, workdir, resume=False, log=print):
         return loss, norm, metrics
 
     step_fn = tf.function(train_step, jit_compile=t.jit_compile, reduce_retracing=True)
-    logs = os.path.join(out, "logs")
-    writers = {k: tf.summary.create_file_writer(os.path.join(logs, k))
-               for k in ("train", "validation")}
-    with writers["train"].as_default():
-        hp.hparams({k: (v if isinstance(v, (int, float, str, bool)) else str(v))
-                    for k, v in common.flatten(config.to_dict()).items()})
+    writers = open_writers(out, config)
     progress = Progress(t.steps, unit="examples")
     start_time, start_step, run_steps = time.time(), int(step), 0
     last_log, examples = (time.time(), int(step)), 0
