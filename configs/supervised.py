@@ -27,6 +27,9 @@ def base(name, task, dataset, manual_dir=""):
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = 32
     c.train.buckets = (10, 20, 40)       # batch examples of similar length together
+    c.train.pad_to = 0                   # () buckets: pad every batch's time axis to this
+                                         # length (static shapes for jit_compile); 0 = to
+                                         # the longest example in the batch
     c.train.steps = 1000
     c.train.time_budget_s = 0.0          # stop training after this long (0 = no limit)
     c.train.learning_rate = 3e-3

@@ -298,6 +298,8 @@ def run(config, workdir, resume=False, log=print):
         w.flush()
     common.write_manifest(workdir, "train", section, inputs, started=started,
                           metrics={"steps": int(step), "best_val_nats_per_char": float(best),
+                                   "parameters": int(sum(np.prod(v.shape)
+                                                         for v in model.trainable_variables)),
                                    "stopped_by": stopped,
                                    "train_seconds": round(time.time() - start_time, 1)},
                           vocab_hash=tr_manifest["vocab_hash"])

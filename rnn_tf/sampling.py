@@ -34,7 +34,8 @@ def draw_noise(shape, seed, alg="auto_select"):
     return tf.math.log(u) - tf.math.log1p(-u + 1e-20)
 
 
-def sample_logits(logits, activation, temperature, top_k, seed, alg="auto_select"):
+def sample_logits(logits, activation, temperature, top_k, seed, alg="auto_select",
+                  uniform=None):
     """Draws ŷ<t> from logits <float>[batch, C].
 
     softmax: <int32>[batch] class ids, by inverting the CDF of softmax(logits / T) with one
@@ -44,6 +45,8 @@ def sample_logits(logits, activation, temperature, top_k, seed, alg="auto_select
       logits + T * logistic noise > 0, which at T = 0 thresholds at 0.5.
     linear: the logits themselves.
     seed: <int32>[2], a stateless seed, so the same seed gives the same draw.
+    uniform: softmax only: <float32>[batch] uniform numbers drawn beforehand (a sampling
+      loop draws all of them in one op before it starts); `seed` is then unused.
     """
     logits = tf.cast(logits, tf.float32)
     if activation == "linear":
@@ -54,7 +57,9 @@ def sample_logits(logits, activation, temperature, top_k, seed, alg="auto_select
             kth = tf.math.top_k(logits, min(top_k, logits.shape[-1])).values[:, -1:]
             logits = tf.where(logits < kth, tf.constant(-1e30, logits.dtype), logits)
         cdf = tf.cumsum(tf.nn.softmax(logits / tf.where(greedy, 1.0, temperature)), -1)
-        u = tf.random.stateless_uniform(tf.shape(logits)[:1], seed, alg=alg)[:, None]
+        if uniform is None:
+            uniform = tf.random.stateless_uniform(tf.shape(logits)[:1], seed, alg=alg)
+        u = uniform[:, None]
         drawn = tf.reduce_sum(tf.cast(cdf < u * cdf[:, -1:], tf.int32), -1)   # (B,)
         drawn = tf.minimum(drawn, tf.shape(logits)[-1] - 1)
         return tf.where(greedy, tf.argmax(logits, -1, output_type=tf.int32), drawn)
@@ -163,10 +168,15 @@ class Generator(tf.Module):
 
         stops = activation == "softmax" and stop_id >= 0     # Python: no stop logic if not
         fused = self._fused_weights(recurrence.dtype)
+        # softmax: every token's uniform number in one op before the loop, not one
+        # random-number kernel per token inside it
+        uniforms = (tf.random.stateless_uniform(tf.stack([length, batch]),
+                                                tf.stack([seed, 0]), alg=alg)
+                    if activation == "softmax" else None)
 
         def body(t, logits, states, recurrence, done, samples):
             y = sample_logits(logits, activation, temperature, top_k, tf.stack([seed, t]),
-                              alg)
+                              alg, None if uniforms is None else uniforms[t])
             if stops:
                 y = tf.where(done, stop_id, y)
                 done = tf.logical_or(done, tf.equal(y, stop_id))

@@ -141,6 +141,22 @@ print(json.dumps({"roll": g["roll"].numpy().tolist(), "nats": s["nats_per_step"]
     assert out["nats"][0] > 0
 
 
+def test_pad_to_gives_static_batches_and_buckets_off_pads_to_the_batch():
+    config = _config("bach", **{"train.buckets": (), "train.pad_to": 12})
+    task = tasks.get(config)
+    task.meta = {"lowest_pitch": 0, "highest_pitch": 2}
+    rolls = [np.ones((n, 3), np.float32) for n in (3, 5, 7)]
+    lengths = np.array([3, 5, 7], np.int32)
+    features = {"roll": tf.RaggedTensor.from_row_lengths(np.concatenate(rolls), lengths),
+                "length": lengths}
+    padded = next(iter(task.dataset(features, 3, shuffle=True, repeat=True)))
+    assert padded["roll"].shape == (3, 12, 3)
+    assert float(tf.reduce_sum(padded["roll"])) == 15 * 3     # zeros after each length
+    config.train.pad_to = 0
+    natural = next(iter(task.dataset(features, 3, shuffle=True, repeat=True)))
+    assert natural["roll"].shape == (3, 7, 3)
+
+
 # ------------------------------------------------------------------ builders
 def test_sentiment_splits_disjoint_deterministic_80_10_10():
     from pipelines.datasets.sentiment_labelled_sentences import read_lines, split_indices

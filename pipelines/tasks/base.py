@@ -106,6 +106,13 @@ class Task:
             ds = ds.bucket_by_sequence_length(
                 self.length_of, buckets, [batch_size] * (len(buckets) + 1),
                 drop_remainder=False)
+        elif shuffle and self.config.train.get("pad_to", 0):
+            # every time axis padded to one length: static shapes, so a jit_compile'd
+            # step compiles once instead of once per batch length
+            n = self.config.train.pad_to
+            shapes = {k: [n] + spec.shape[1:].as_list() if spec.shape.rank else []
+                      for k, spec in ds.element_spec.items()}
+            ds = ds.padded_batch(batch_size, padded_shapes=shapes)
         else:
             ds = ds.padded_batch(batch_size)
         return ds.prefetch(2)
