@@ -6,6 +6,7 @@ Rows:
   keras_stateful_step   keras SimpleRNN(stateful) + Dense, one tf.function call per token
                         (the loop a Keras user writes)
   rnn_tf_generator      rnn_tf.sampling.Generator: the whole loop in one tf.while_loop
+  rnn_tf_generator_greedy  the same at temperature 0 (with --greedy)
   torch_rnn_step        torch.nn.RNN stepped from Python (only if torch is importable)
 """
 
@@ -46,10 +47,10 @@ def keras_loop(H, V):
     return run
 
 
-def ours(H, V):
+def ours(H, V, temperature=1.0):
     gen = Generator(models.many_to_many(V, V, units=H))
     prime = tf.zeros((1, 1), tf.int32)
-    return lambda n: gen.generate(prime, n, temperature=1.0, seed=1).numpy()
+    return lambda n: gen.generate(prime, n, temperature=temperature, seed=1).numpy()
 
 
 def torch_loop(H, V):
@@ -75,9 +76,13 @@ def main():
     p.add_argument("--vocab", type=int, default=65)
     p.add_argument("--tokens", type=int, default=2000)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--greedy", action="store_true",
+                   help="also time the generator at temperature 0 (argmax, no sampling)")
     args = p.parse_args()
     runs = {"keras_stateful_step": keras_loop(args.units, args.vocab),
             "rnn_tf_generator": ours(args.units, args.vocab)}
+    if args.greedy:
+        runs["rnn_tf_generator_greedy"] = ours(args.units, args.vocab, temperature=0.0)
     try:
         runs["torch_rnn_step"] = torch_loop(args.units, args.vocab)
     except ImportError:
