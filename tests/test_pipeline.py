@@ -44,6 +44,11 @@ def test_tiny_config_runs_every_stage_in_under_a_minute(tiny_run):
         assert manifest["stage"] == stage and manifest["code_revision"]
         assert manifest["inputs_fingerprint"] and manifest["finished"]
     assert common.read_manifest(workdir, "transform")["vocab_hash"]
+    config = tiny()                          # vanilla, units U, vocabulary V (transform)
+    U, V = config.model.units, len(common.read_json(os.path.join(workdir, "transform",
+                                                                 "vocab.json")))
+    want = V * U + U * U + U + U * V + V     # W_ax, W_aa, b_a, W_ya, b_y
+    assert common.read_manifest(workdir, "train")["metrics"]["parameters"] == want
     assert os.path.isdir(os.path.join(results["push"], "variables"))
     assert results["push"].endswith(os.path.join("serving", "pydoc_char_lm", "1"))
     assert common.read_json(os.path.join(workdir, "config.json"))["name"] == "pydoc_char_lm"
