@@ -48,16 +48,17 @@ def get_config(variant=None, cell="vanilla"):
     c.train.carry_state = False
     c.train.steps = STEPS[cell]
     c.train.time_budget_s = BUDGET_S[cell]
-    c.train.learning_rate = 3e-3
+    c.train.learning_rate = LEARNING_RATE[cell]
     c.train.warmup_steps = 200
-    c.train.eval_every = 1000
-    c.train.checkpoint_every = 1000
+    c.train.eval_every = 1000 if cell == "vanilla" else 400
+    c.train.checkpoint_every = 1000 if cell == "vanilla" else 400
     c.train.early_stopping_patience = 0
     c.eval.bless_max_nats = 1.6
     c.export.sample_prime = "ROMEO:"
     return c
 
 
-UNITS = {"vanilla": 256, "gru": 256}
-STEPS = {"vanilla": 9000, "gru": 8000}
+UNITS = {"vanilla": 256, "gru": 512}
+STEPS = {"vanilla": 9000, "gru": 2800}
+LEARNING_RATE = {"vanilla": 3e-3, "gru": 2e-3}
 BUDGET_S = {"vanilla": 480.0, "gru": 1200.0}
