@@ -104,12 +104,11 @@ def table(results):
         if not r:
             continue
         o = r["ours"]
-        params = "-" if o.get("parameters") is None else f"{o['parameters']:,}"
         for b in r["baselines"]:
             better = all((o[s][metric] > b[s][metric]) if higher else
                          (o[s][metric] < b[s][metric]) for s in ("validation", "test"))
             lines.append(
-                f"| {task} | {data} | {r['model']} | {params} | "
+                f"| {task} | {data} | {r['model']} | {o['parameters']:,} | "
                 f"{o['wall_seconds'] / 60:.1f} min | {metric} | "
                 f"{_fmt(o['validation'][metric], metric)} / {_fmt(o['test'][metric], metric)} | "
                 f"{b['model']}, {b['budget_seconds'] / 60:.0f} min | {b['parameters']:,} | "

@@ -33,6 +33,11 @@ class Diverged(common.UserError):
     """The loss became NaN or Inf."""
 
 
+def count_parameters(variables):
+    """The number of scalars in `variables` (for the train manifest)."""
+    return int(sum(np.prod(v.shape) for v in variables))
+
+
 def build_model(config, vocab_size):
     m = config.model
     return LanguageModel(vocab_size, units=m.units, cell=m.cell, num_layers=m.num_layers,
@@ -298,8 +303,7 @@ def run(config, workdir, resume=False, log=print):
         w.flush()
     common.write_manifest(workdir, "train", section, inputs, started=started,
                           metrics={"steps": int(step), "best_val_nats_per_char": float(best),
-                                   "parameters": int(sum(np.prod(v.shape)
-                                                         for v in model.trainable_variables)),
+                                   "parameters": count_parameters(model.trainable_variables),
                                    "stopped_by": stopped,
                                    "train_seconds": round(time.time() - start_time, 1)},
                           vocab_hash=tr_manifest["vocab_hash"])

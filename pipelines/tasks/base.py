@@ -29,7 +29,7 @@ import tensorflow as tf
 
 from pipelines import common, ingest, text
 from pipelines.trainer import (Diverged, Progress, _save_best, checkpoint_manager,
-                               learning_rate, open_writers)
+                               count_parameters, learning_rate, open_writers)
 
 SPLITS = ("train", "validation", "test")
 
@@ -312,8 +312,7 @@ def train(task, config, workdir, resume=False, log=print):
                           metrics={"steps": int(step), f"best_val_{task.primary}":
                                    sign * float(best), "stopped_by": stopped,
                                    "train_seconds": round(time.time() - start_time, 1),
-                                   "parameters": int(sum(np.prod(v.shape)
-                                                         for v in variables))},
+                                   "parameters": count_parameters(variables)},
                           vocab_hash=tr_manifest["vocab_hash"])
     return out
 
