@@ -1,4 +1,5 @@
-"""Backpropagation through time for the vanilla cell, written out as the lecture draws it.
+"""Backpropagation through time for the vanilla cell (and the GRU, at the end), written out as
+the lecture draws it.
 
 The forward pass runs `a<t> = g(a<t-1> W_aa + xp<t>)` in a `tf.while_loop`; the backward
 pass is explicit (`tf.custom_gradient`):
@@ -153,3 +154,100 @@ def fused_unroll_stacked(x, W_aa, W_ax, b_a, a0, mask, activation):
         return A, grad
 
     return core(x, W_aa, W_ax, b_a, a0)
+
+
+def fused_gru_unroll(xp, U, c, a0, mask):
+    """The GRU of `cells.GRUCell` (keras' reset_after form) with an explicit BPTT gradient.
+
+        rec<t> = a<t-1> U + c                       # the one product per step, (B, 3H)
+        z = sigmoid(xp_z + rec_z), r = sigmoid(xp_r + rec_r), h = tanh(xp_h + r * rec_h)
+        a<t> = z * a<t-1> + (1 - z) * h
+
+    The forward loop stores a<t> and rec<t>; the gates are recomputed for all steps at
+    once before the backward loop, which folds them into per-step coefficients so that each
+    step is one elementwise product and one (B x 3H) @ (3H x H) product:
+
+        g<t>      = dL/da<t> (from the outputs) + dL/da<t> (from step t+1)
+        drec<t>   = [g * C_z, g * C_r, g * C_h * r]          (B, 3H)
+        dL/da<t-1> = g * z + drec<t> U^T
+    with C_z = (a<t-1> - h) z (1 - z), C_h = (1 - z)(1 - h^2), C_r = C_h rec_h r (1 - r).
+    After the loop: dL/dxp = [g C_z, g C_r, g C_h], dL/dU = A_prev^T drec (one big product),
+    dL/dc = sum drec.
+
+    Args:
+      xp: <float>[time, batch, 3*units], the hoisted input term x<t> W + b.
+      U: <float>[units, 3*units], the recurrent kernel.
+      c: <float>[3*units], the recurrent bias.
+      a0: <float>[batch, units].
+      mask: <bool>[time, batch, 1] or None; False steps keep the previous state.
+    Returns:
+      A: <float>[time, batch, units], a<1>..a<T>.
+    """
+    H = a0.shape[-1]
+
+    def gates(xp_t, rec_t):
+        x_z, x_r, x_h = tf.split(xp_t, 3, axis=-1)
+        r_z, r_r, r_h = tf.split(rec_t, 3, axis=-1)
+        z = tf.sigmoid(x_z + r_z)
+        r = tf.sigmoid(x_r + r_r)
+        return z, r, tf.tanh(x_h + r * r_h), r_h
+
+    @tf.custom_gradient
+    def core(xp, U, c, a0):
+        T = _time_steps(xp)
+        mask_ta = None if mask is None else _unstack(mask, None)
+        xp_ta = _unstack(xp, None)
+        out = tf.TensorArray(a0.dtype, size=T, element_shape=a0.shape)
+        recs = tf.TensorArray(a0.dtype, size=T, element_shape=[a0.shape[0], 3 * H])
+
+        def body(t, a, out, recs):
+            rec = tf.matmul(a, U) + c                                # (B, 3H)
+            z, _, h, _ = gates(xp_ta.read(t), rec)
+            a_next = z * a + (1.0 - z) * h
+            if mask_ta is not None:
+                a_next = tf.where(mask_ta.read(t), a_next, a)
+            return t + 1, a_next, out.write(t, a_next), recs.write(t, rec)
+
+        _, _, out, recs = tf.while_loop(
+            lambda t, *_: t < T, body, (tf.constant(0), a0, out, recs), maximum_iterations=T,
+            parallel_iterations=PARALLEL_ITERATIONS)
+        A = out.stack()
+        REC = recs.stack()                                           # (T, B, 3H)
+
+        def grad(dA):
+            A_prev = tf.concat([a0[None], A[:-1]], axis=0)           # (T, B, H)
+            z, r, h, r_h = gates(xp, REC)                            # all steps at once
+            C_z = (A_prev - h) * z * (1.0 - z)
+            C_h = (1.0 - z) * (1.0 - h * h)
+            C_r = C_h * r_h * r * (1.0 - r)
+            D = tf.concat([C_z, C_r, C_h * r], axis=-1)              # (T, B, 3H)
+            D_ta, z_ta, dA_ta = _unstack(D, None), _unstack(z, a0.shape), _unstack(dA, a0.shape)
+            mask_back = None if mask is None else _unstack(mask, None)   # a TA reads once
+            G = tf.TensorArray(A.dtype, size=T, element_shape=a0.shape)
+
+            def back(t, dh, G):
+                g = dA_ta.read(t) + dh                               # dL/da<t>, (B, H)
+                if mask_back is not None:
+                    m = mask_back.read(t)
+                    g_cell = tf.where(m, g, tf.zeros_like(g))        # padded: no gate grad
+                else:
+                    g_cell = g
+                drec = tf.tile(g_cell, [1, 3]) * D_ta.read(t)
+                dh_prev = g_cell * z_ta.read(t) + tf.matmul(drec, U, transpose_b=True)
+                if mask_back is not None:
+                    dh_prev = dh_prev + tf.where(m, tf.zeros_like(g), g)
+                return t - 1, dh_prev, G.write(t, g_cell)
+
+            _, da0, G = tf.while_loop(lambda t, *_: t >= 0, back, (T - 1, tf.zeros_like(a0), G),
+                                      maximum_iterations=T,
+                                      parallel_iterations=PARALLEL_ITERATIONS)
+            G3 = tf.tile(G.stack(), [1, 1, 3])                       # (T, B, 3H)
+            dREC = G3 * D
+            dxp = G3 * tf.concat([C_z, C_r, C_h], axis=-1)
+            dREC2 = tf.reshape(dREC, [-1, 3 * H])
+            dU = tf.matmul(tf.reshape(A_prev, [-1, H]), dREC2, transpose_a=True)
+            return dxp, dU, tf.reduce_sum(dREC2, 0), da0
+
+        return A, grad
+
+    return core(xp, U, c, a0)

@@ -23,7 +23,7 @@ def gpu_available():
 
 @dataclasses.dataclass(frozen=True)
 class Implementation:
-    """Which unroll a layer uses. `fused`: the explicit-BPTT kernel in `bptt.py`."""
+    """Which unroll a layer uses. `fused`: an explicit-BPTT kernel in `bptt.py`."""
     fused: bool
     reason: str
 
@@ -32,13 +32,16 @@ _LOGGED = set()
 
 
 def select_implementation(cell):
-    """Decides, once per layer, whether the fused vanilla BPTT kernel applies to `cell`.
+    """Decides, once per layer, whether a fused BPTT kernel of `bptt.py` applies to `cell`.
 
-    The fused kernel stores only a<t> and needs g' written from g's output, so it covers
-    the vanilla cell with tanh, relu, sigmoid or linear g. Anything else unrolls with
-    `tf.while_loop` and TensorFlow's autodiff, which is correct but slower.
+    The vanilla kernel stores only a<t> and needs g' written from g's output, so it covers
+    the vanilla cell with tanh, relu, sigmoid or linear g; the GRU cell has its own kernel.
+    Anything else (the LSTM, other activations) unrolls with `tf.while_loop` and
+    TensorFlow's autodiff, which is correct but slower.
     """
-    if not isinstance(cell, cells.VanillaCell):
+    if isinstance(cell, cells.GRUCell):
+        impl = Implementation(True, "GRU cell")
+    elif not isinstance(cell, cells.VanillaCell):
         impl = Implementation(False, f"cell {type(cell).__name__} has no fused kernel")
     else:
         name = cells.activation_name(cell.activation)

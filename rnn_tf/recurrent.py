@@ -72,7 +72,8 @@ class RNN(keras.layers.Layer):
     One set of parameters (`W_aa`, `W_ax`, `b_a`, in the cell) is shared by every step.
     The input term is computed for all steps at once (one matrix product, or one gather
     for token ids), the recurrence runs in a `tf.while_loop`, and the backward pass is the
-    explicit BPTT of `rnn_tf.bptt` (tanh, relu, sigmoid and linear g).
+    explicit BPTT of `rnn_tf.bptt` (tanh, relu, sigmoid and linear g; the GRU cell has its
+    own fused kernel, the LSTM cell uses autodiff).
 
     Args:
       units: int > 0, size of the state a<t>.
@@ -347,6 +348,12 @@ class RNN(keras.layers.Layer):
 
     def _fused(self, x, a0, m):
         cell = self.cell
+        if isinstance(cell, cells.GRUCell):
+            weights = cell.weight_tensors(self.compute_dtype)
+            xp = cell.project_inputs(x, weights)                          # (T, B, 3H), hoisted
+            U, bias = weights[1], weights[2]
+            c = bias[1] if bias is not None else tf.zeros([3 * self.units], U.dtype)
+            return bptt.fused_gru_unroll(xp, U, c, a0, m)
         W_aa, W_ax, b_a = cell.weight_tensors(self.compute_dtype)
         name = cells.activation_name(cell.activation)
         if cell.stacked:

@@ -49,3 +49,57 @@ def backward(x, W_ax, W_aa, states, d_outputs, d_final, act="tanh"):
         dh = dz @ W_aa.T + np.where(m, 0.0, g)         # to a<t-1>
     grads["a0"] = dh
     return grads
+
+
+# ------------------------------------------------------------------ GRU (keras reset_after)
+def _sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
+def gru_forward(x, W, U, b, c, a0, mask=None, go_backwards=False):
+    """GRU with keras' gate order (z, r, h) and reset_after=True, float64:
+        z = s(x W_z + b_z + a U_z + c_z), r = s(x W_r + b_r + a U_r + c_r),
+        h = tanh(x W_h + b_h + r * (a U_h + c_h)), a<t> = z a<t-1> + (1 - z) h.
+    Returns (outputs [B,T,H], final [B,H], cache for gru_backward)."""
+    B, T, _ = x.shape
+    H = a0.shape[-1]
+    mask = np.ones((B, T), bool) if mask is None else mask
+    order = range(T - 1, -1, -1) if go_backwards else range(T)
+    a = a0.astype(np.float64)
+    cache, outputs = [], np.zeros((B, T, H))
+    for k, t in enumerate(order):
+        xp, rec = x[:, t] @ W + b, a @ U + c
+        z = _sigmoid(xp[:, :H] + rec[:, :H])
+        r = _sigmoid(xp[:, H:2 * H] + rec[:, H:2 * H])
+        h = np.tanh(xp[:, 2 * H:] + r * rec[:, 2 * H:])
+        m = mask[:, t][:, None]
+        a_prev, a = a, np.where(m, z * a + (1 - z) * h, a)
+        cache.append((t, a_prev, m, z, r, h, rec[:, 2 * H:]))
+        outputs[:, k] = np.where(m, a, 0.0)
+    return outputs, a, cache
+
+
+def gru_backward(x, W, U, cache, d_outputs, d_final):
+    """BPTT through the GRU, one step at a time, by the chain rule on gru_forward's
+    formulas. Returns gradients for x, W, U, b, c, a0."""
+    H = U.shape[0]
+    grads = {"x": np.zeros_like(x, dtype=np.float64), "W": np.zeros_like(W),
+             "U": np.zeros_like(U), "b": np.zeros(3 * H), "c": np.zeros(3 * H)}
+    dh = d_final.astype(np.float64)
+    for k in range(len(cache) - 1, -1, -1):
+        t, a_prev, m, z, r, h, rec_h = cache[k]
+        g = d_outputs[:, k] * m + dh                   # dL/da<t>
+        gm = np.where(m, g, 0.0)                       # a padded step has no gate gradient
+        d_h_pre = gm * (1 - z) * (1 - h * h)           # through h = tanh(.)
+        d_z_pre = gm * (a_prev - h) * z * (1 - z)
+        d_r_pre = d_h_pre * rec_h * r * (1 - r)
+        d_xp = np.concatenate([d_z_pre, d_r_pre, d_h_pre], -1)
+        d_rec = np.concatenate([d_z_pre, d_r_pre, d_h_pre * r], -1)
+        grads["W"] += x[:, t].T @ d_xp
+        grads["b"] += d_xp.sum(0)
+        grads["U"] += a_prev.T @ d_rec
+        grads["c"] += d_rec.sum(0)
+        grads["x"][:, t] = d_xp @ W.T
+        dh = gm * z + d_rec @ U.T + np.where(m, 0.0, g)
+    grads["a0"] = dh
+    return grads

@@ -145,14 +145,15 @@ def test_xla_jit_compile():
     np.testing.assert_allclose(tf.function(layer, jit_compile=True)(x), eager, atol=1e-6)
 
 
+@pytest.mark.parametrize("cell", ["vanilla", "gru"])
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-def test_mixed_precision(policy):
+def test_mixed_precision(policy, cell):
     x = RNG.standard_normal((B, T, X)).astype(np.float32)
-    ref = rnn_tf.RNN(H, return_sequences=True)
+    ref = rnn_tf.RNN(H, cell=cell, return_sequences=True)
     want = ref(x)
     keras.mixed_precision.set_dtype_policy(policy)
     try:
-        layer = rnn_tf.RNN(H, return_sequences=True)
+        layer = rnn_tf.RNN(H, cell=cell, return_sequences=True)
         layer(x)
         layer.set_weights(ref.get_weights())
         with tf.GradientTape() as tape:

@@ -169,3 +169,69 @@ def test_finite_differences_float64():
             var.assign(flat.reshape(var.shape))
         np.testing.assert_allclose(np.asarray(grad).reshape(-1), numeric, atol=1e-7,
                                    rtol=1e-6, err_msg=var.path)
+
+
+GRU_CASES = list(itertools.product([False, True], [False, True], ["eager", "function", "xla"]))
+
+
+@pytest.mark.parametrize("masked,backwards,mode", GRU_CASES)
+def test_gru_matches_numpy_oracle(masked, backwards, mode):
+    """The GRU's fused BPTT kernel against the NumPy GRU oracle: outputs, final state and
+    the gradients of x, a<0> and every weight."""
+    rng = np.random.default_rng(hash(("gru", masked, backwards)) % 2**32)
+    W = rng.standard_normal((X, 3 * H)) * 0.5
+    U = rng.standard_normal((H, 3 * H)) * 0.5
+    b, c = rng.standard_normal(3 * H) * 0.1, rng.standard_normal(3 * H) * 0.1
+    x = rng.standard_normal((B, T, X))
+    a0 = rng.standard_normal((B, H)) * 0.3
+    mask = _mask(rng) if masked else None
+    d_out, d_final = rng.standard_normal((B, T, H)), rng.standard_normal((B, H))
+
+    layer = rnn_tf.RNN(H, cell="gru", go_backwards=backwards, return_sequences=True,
+                       return_state=True)
+    layer.build((None, None, X))
+    layer.set_weights([w.astype(np.float32) for w in (W, U, np.stack([b, c]))])
+    assert layer.implementation.fused
+    f32 = lambda a: tf.constant(a, tf.float32)
+    got = _run(layer, f32(x), f32(a0), None if mask is None else tf.constant(mask),
+               f32(d_out), f32(d_final), mode)
+
+    out, final, cache = rnn_oracle.gru_forward(x, W, U, b, c, a0, mask, backwards)
+    grads = rnn_oracle.gru_backward(x, W, U, cache, d_out, d_final)
+    want = [out, final, grads["x"], grads["a0"], grads["W"], grads["U"],
+            np.stack([grads["b"], grads["c"]])]
+    names = ["outputs", "final_state", "dx", "da0", "dkernel", "drecurrent_kernel", "dbias"]
+    for name, g, w in zip(names, got, want):
+        np.testing.assert_allclose(np.asarray(g), w, atol=1e-5, rtol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_gru_fused_matches_autodiff_unroll(jit):
+    """The same GRU run by the generic while-loop unroll and TF autodiff: same numbers,
+    with token ids, a mask and an initial state, without and with XLA."""
+    from rnn_tf import device
+    V = 9
+    rng = np.random.default_rng(7)
+    ids = tf.constant(rng.integers(0, V, (B, T)), tf.int32)
+    mask = tf.constant(_mask(rng))
+    a0 = tf.constant(rng.standard_normal((B, H)), tf.float32)
+    fused = rnn_tf.RNN(H, cell="gru", input_dim=V, return_sequences=True)
+    generic = rnn_tf.RNN(H, cell="gru", input_dim=V, return_sequences=True)
+    fused(ids)
+    generic(ids)
+    generic._implementation = device.Implementation(False, "test: force autodiff")
+    generic.set_weights([w + 0.3 * rng.standard_normal(w.shape).astype(np.float32)
+                         for w in fused.get_weights()])
+    fused.set_weights(generic.get_weights())
+
+    def run(layer):
+        with tf.GradientTape() as tape:
+            tape.watch(a0)
+            y = layer(ids, initial_state=a0, mask=mask)
+            loss = tf.reduce_sum(tf.sin(y))
+        return [y] + [tf.convert_to_tensor(g) for g in
+                      tape.gradient(loss, [a0] + layer.trainable_weights)]
+
+    res = [tf.function(run, jit_compile=jit)(layer) for layer in (fused, generic)]
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5)
