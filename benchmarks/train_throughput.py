@@ -6,10 +6,14 @@ four configurations of ../shared/bench/README.md. Reports median tokens/s over r
 
     python benchmarks/train_throughput.py                 # all four, ~10 min on 2 cores
     python benchmarks/train_throughput.py --configs char --repeats 5
+    python benchmarks/train_throughput.py --cell gru --configs char_lm   # GRU vs keras GRU
+
+`--cell gru` times rnn_tf.RNN(cell='gru') against keras.layers.GRU instead (same variants);
+`char_lm` is the shape the char LM GRU config trains (B=32, T=100, V=65, H=512).
 
 Variants:
-  keras        keras.layers.SimpleRNN(return_sequences=True), one-hot float input,
-               train step in tf.function (the baseline of the ratios)
+  keras        keras.layers.SimpleRNN(return_sequences=True) (GRU with --cell gru),
+               one-hot float input, train step in tf.function (the baseline of the ratios)
   keras_xla    the same step with jit_compile=True
   rnn_tf       rnn_tf.RNN: token ids (input_dim=V) for vocabulary configs, float otherwise
   rnn_tf_xla   the same step with jit_compile=True
@@ -39,6 +43,7 @@ CONFIGS = {
     "seed": dict(B=32, T=50, V=10000, H=100, C=10000),
     "wide": dict(B=128, T=50, X=128, H=1024, C=128),
     "long": dict(B=16, T=1000, V=65, H=128, C=65),
+    "char_lm": dict(B=32, T=100, V=65, H=512, C=65),     # configs/char_lm_shakespeare.py GRU
 }
 
 
@@ -58,22 +63,22 @@ def make_step(layer, cfg, jit):
     return tf.function(step, jit_compile=jit)
 
 
-def variants(cfg):
+def variants(cfg, cell="vanilla"):
     H, V = cfg["H"], cfg.get("V")
+    keras_cls = {"vanilla": keras.layers.SimpleRNN, "gru": keras.layers.GRU}[cell]
+    ours = lambda **kw: (lambda: rnn_tf.RNN(H, cell=cell, return_sequences=True, **kw))
     out = {
-        "keras": (lambda: keras.layers.SimpleRNN(H, return_sequences=True), "onehot", False),
-        "keras_xla": (lambda: keras.layers.SimpleRNN(H, return_sequences=True), "onehot", True),
+        "keras": (lambda: keras_cls(H, return_sequences=True), "onehot", False),
+        "keras_xla": (lambda: keras_cls(H, return_sequences=True), "onehot", True),
     }
     if V:
-        out["rnn_tf"] = (lambda: rnn_tf.RNN(H, input_dim=V, return_sequences=True), "ids", False)
-        out["rnn_tf_xla"] = (lambda: rnn_tf.RNN(H, input_dim=V, return_sequences=True), "ids",
-                             True)
-        out["rnn_tf_onehot"] = (lambda: rnn_tf.RNN(H, return_sequences=True), "onehot", False)
-        out["rnn_tf_onehot_xla"] = (lambda: rnn_tf.RNN(H, return_sequences=True), "onehot",
-                                    True)
+        out["rnn_tf"] = (ours(input_dim=V), "ids", False)
+        out["rnn_tf_xla"] = (ours(input_dim=V), "ids", True)
+        out["rnn_tf_onehot"] = (ours(), "onehot", False)
+        out["rnn_tf_onehot_xla"] = (ours(), "onehot", True)
     else:
-        out["rnn_tf"] = (lambda: rnn_tf.RNN(H, return_sequences=True), "onehot", False)
-        out["rnn_tf_xla"] = (lambda: rnn_tf.RNN(H, return_sequences=True), "onehot", True)
+        out["rnn_tf"] = (ours(), "onehot", False)
+        out["rnn_tf_xla"] = (ours(), "onehot", True)
     return out
 
 
@@ -87,7 +92,7 @@ def bench_config(name, cfg, args):
     else:
         data = {"onehot": tf.constant(rng.standard_normal((B, T, cfg["X"])), tf.float32)}
     runs = {}
-    for vname, (make, kind, jit) in variants(cfg).items():
+    for vname, (make, kind, jit) in variants(cfg, args.cell).items():
         if args.variants and vname not in args.variants:
             continue
         keras.utils.set_random_seed(0)
@@ -125,16 +130,20 @@ def bench_config(name, cfg, args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
+    p.add_argument("--configs", nargs="*", default=["char", "seed", "wide", "long"],
+                   choices=list(CONFIGS))
     p.add_argument("--variants", nargs="*", default=None)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--target-s", type=float, default=3.0, help="seconds per repeat")
+    p.add_argument("--cell", default="vanilla", choices=["vanilla", "gru"],
+                   help="gru: rnn_tf's GRU against keras.layers.GRU")
     args = p.parse_args()
     rows = []
     for name in args.configs:
         rows += bench_config(name, CONFIGS[name], args)
-    print("\n| config | variant | tokens/s (median) | ratio vs keras SimpleRNN |")
+    base = {"vanilla": "keras SimpleRNN", "gru": "keras GRU"}[args.cell]
+    print(f"\n| config | variant | tokens/s (median) | ratio vs {base} |")
     print("|---|---|---|---|")
     for r in rows:
         print(f"| {r['config']} | {r['variant']} | {r['tokens_per_s']:,.0f} | "

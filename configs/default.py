@@ -35,12 +35,15 @@ def get_config(variant=None):
     c.model.num_layers = 1
     c.model.dropout = 0.0
     c.model.residual = False
+    c.model.output_dropout = 0.0         # on the top RNN layer's output, before the head
 
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = 32
     c.train.seq_len = 100                # truncated-BPTT window
     c.train.carry_state = True           # carry the state across windows (TBPTT), or
                                          # start each from zero (matches eval.window)
+    c.train.windows = "consecutive"      # 'consecutive' TBPTT rows, or 'random' positions
+                                         # (a fresh draw each step; needs carry_state=False)
     c.train.steps = 3000
     c.train.time_budget_s = 150.0        # stop training after this long (0 = no limit)
     c.train.learning_rate = 3e-3

@@ -41,7 +41,8 @@ def count_parameters(variables):
 def build_model(config, vocab_size):
     m = config.model
     return LanguageModel(vocab_size, units=m.units, cell=m.cell, num_layers=m.num_layers,
-                         dropout=m.dropout, residual=m.residual, name="char_lm")
+                         dropout=m.dropout, residual=m.residual,
+                         output_dropout=m.output_dropout, name="char_lm")
 
 
 def learning_rate(config):
@@ -161,6 +162,39 @@ def open_writers(out, config):
     return writers
 
 
+def _batches(config, train):
+    """`next_batch(iterator, step)` -> (inputs, targets <int32>[B, T], mask <bool>[B, T],
+    reset <bool>[B]) for `train.windows`:
+      'consecutive': the transform's truncated-BPTT rows in order (the iterator's next);
+      'random': B windows at uniformly drawn positions of the training text, the draw a
+        function of (train.seed, step) only, so a resumed run draws what it would have.
+    """
+    t = config.train
+    if t.windows not in ("consecutive", "random"):
+        raise common.UserError(f"train.windows={t.windows!r} is not known; use 'consecutive' "
+                               "(truncated-BPTT rows) or 'random' (windows at random positions).")
+    if t.windows == "consecutive":
+        return lambda iterator, step: next(iterator)
+    if t.carry_state:
+        raise common.UserError("train.windows='random' starts every window from a zero state; "
+                               "set train.carry_state=False, or use train.windows='consecutive'.")
+    if len(train.get("starts", ())) == 0:
+        raise common.UserError(f"no training document is longer than train.seq_len="
+                               f"{t.seq_len}; lower train.seq_len or use "
+                               "train.windows='consecutive'.")
+    stream, starts = tf.constant(train["stream"]), tf.constant(train["starts"])
+    B, L = t.batch_size, t.seq_len
+
+    @tf.function
+    def draw(step):
+        seed = tf.stack([tf.constant(t.seed, tf.int64), step])
+        i = tf.random.stateless_uniform([B], seed, minval=0, maxval=tf.size(starts, tf.int64),
+                                        dtype=tf.int64)
+        w = tf.gather(stream, tf.gather(starts, i)[:, None] + tf.range(L + 1, dtype=tf.int64))
+        return w[:, :-1], w[:, 1:], tf.ones([B, L], tf.bool), tf.ones([B], tf.bool)
+    return lambda iterator, step: draw(tf.convert_to_tensor(step))
+
+
 def run(config, workdir, resume=False, log=print):
     """Trains; returns the train artifact directory (checkpoints, best weights, logs)."""
     t = config.train
@@ -182,6 +216,7 @@ def run(config, workdir, resume=False, log=print):
     carry = [[tf.Variable(s, trainable=False) for s in layer]
              for layer in model.zero_state(B)]
     train = arrays["train"]
+    next_batch = _batches(config, train)
     dataset = tf.data.Dataset.from_tensor_slices(
         (train["inputs"], train["targets"], train["mask"], train["reset"])).repeat()
     iterator = iter(dataset)
@@ -231,7 +266,7 @@ def run(config, workdir, resume=False, log=print):
     last_log = (time.time(), int(step))
     stopped = "steps"
     while int(step) < t.steps:
-        x, y, m, r = next(iterator)
+        x, y, m, r = next_batch(iterator, step)
         views = (int(step) + 1) % t.histogram_every == 0 or int(step) + 1 == t.steps
         result = step_fn(x, y, m, r, views)
         loss, norm = result[:2]

@@ -4,7 +4,10 @@ Artifact `<workdir>/transform/`:
   vocab.json   characters in id order; id 0 is [UNK], the stated rule for characters that
                are not in the training vocabulary (also used as padding, always masked)
   train.npz    truncated-BPTT batches: inputs, targets <int32>[N, B, T], mask <bool>[N,B,T]
-               and reset <bool>[N, B] (True where a row starts a new document)
+               and reset <bool>[N, B] (True where a row starts a new document); and, for
+               random windows (train.windows='random'), stream <int32>[chars], the training
+               documents end to end, with starts <int64>[M], every position where a window
+               of T+1 characters fits inside one document
   validation.npz, test.npz   evaluation windows: inputs, targets, mask <[N, window]>
 
 The same vocabulary is applied in-graph at serving time (export.py), so serving sees
@@ -74,6 +77,19 @@ def tbptt_batches(docs, batch_size, seq_len, seed):
     return dict(inputs=inputs, targets=targets, mask=mask, reset=reset)
 
 
+def window_starts(docs, seq_len):
+    """The training documents end to end, and every start of a window of seq_len + 1
+    characters (inputs and shifted targets) that lies inside one document."""
+    stream = np.concatenate(docs).astype(np.int32) if docs else np.zeros(0, np.int32)
+    starts, offset = [], 0
+    for d in docs:
+        if len(d) > seq_len:
+            starts.append(offset + np.arange(len(d) - seq_len, dtype=np.int64))
+        offset += len(d)
+    return dict(stream=stream,
+                starts=np.concatenate(starts) if starts else np.zeros(0, np.int64))
+
+
 def eval_windows(docs, window):
     rows = [w for d in docs for w in windows(d, window)]
     inputs, targets, mask = (np.stack([r[j] for r in rows]) for j in range(3))
@@ -91,7 +107,7 @@ def run(config, workdir):
     ingest_manifest = common.read_manifest(workdir, "ingest")
     section = {"data": config.data.to_dict(), "batch_size": config.train.batch_size,
                "seq_len": config.train.seq_len, "window": config.eval.window,
-               "seed": config.train.seed}
+               "seed": config.train.seed, "format": 2}   # 2: train.npz has stream, starts
     inputs = common.fingerprint({"ingest": ingest_manifest["inputs_fingerprint"],
                                  "section": section})
     out = common.stage_dir(workdir, "transform")
@@ -105,8 +121,9 @@ def run(config, workdir):
     os.makedirs(out, exist_ok=True)
     common.write_json_atomic(os.path.join(out, "vocab.json"), vocab)
     _save_npz(os.path.join(out, "train.npz"),
-              tbptt_batches(docs["train"], config.train.batch_size, config.train.seq_len,
-                            config.train.seed))
+              {**tbptt_batches(docs["train"], config.train.batch_size, config.train.seq_len,
+                               config.train.seed),
+               **window_starts(docs["train"], config.train.seq_len)})
     unknown = {}
     for split in ("validation", "test"):
         _save_npz(os.path.join(out, f"{split}.npz"), eval_windows(docs[split],

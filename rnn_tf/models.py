@@ -147,6 +147,10 @@ class LanguageModel(keras.Model):
     """A many-to-many language model whose states go in and come out, for truncated BPTT
     over long streams (the state of one window starts the next).
 
+    Args:
+      vocab_size, units, cell, num_layers, dropout, residual: as `many_to_many`.
+      output_dropout: float in [0, 1), dropout on the top layer's output before the head.
+
     Call arguments:
       ids: <int32>[batch, time].
       initial_state: list per layer of lists of <float32>[batch, units], or None (zeros).
@@ -157,11 +161,15 @@ class LanguageModel(keras.Model):
     """
 
     def __init__(self, vocab_size, units=256, cell="vanilla", num_layers=1, dropout=0.0,
-                 residual=False, **kwargs):
+                 residual=False, output_dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         _check_common(vocab_size, vocab_size, units, num_layers, dropout, cell)
+        if not 0.0 <= output_dropout < 1.0:
+            raise ValueError(f"output_dropout must be in [0, 1); received "
+                             f"output_dropout={output_dropout!r}.")
         self.vocab_size, self.units, self.cell_name = vocab_size, units, cell
         self.num_layers, self.dropout_rate, self.residual = num_layers, dropout, residual
+        self.output_dropout = output_dropout
         self.rnn_tf_residual = residual                       # read by sampling.Generator
         # One attribute per layer, not a list: TensorFlow checkpoints follow attributes.
         for i in range(num_layers):
@@ -170,6 +178,9 @@ class LanguageModel(keras.Model):
                                           return_sequences=True, return_state=True,
                                           name=f"rnn_{i}"))
         self.drop = keras.layers.Dropout(dropout) if dropout else None
+        # on the top layer's output, before the head (Zaremba et al. 2014 drop every
+        # non-recurrent connection; `dropout` covers the ones between layers)
+        self.drop_out = keras.layers.Dropout(output_dropout) if output_dropout else None
         self.head = Head(vocab_size, "softmax", name="head")
         self.supports_masking = True     # the mask is a call argument, used by every layer
 
@@ -208,10 +219,13 @@ class LanguageModel(keras.Model):
             h = y
             if self.drop is not None and i < self.num_layers - 1:
                 h = self.drop(h, training=training)
+        if self.drop_out is not None:
+            h = self.drop_out(h, training=training)
         logits = self.head(h)
         return (logits, final, hidden) if return_hidden else (logits, final)
 
     def get_config(self):
         return {"vocab_size": self.vocab_size, "units": self.units, "cell": self.cell_name,
                 "num_layers": self.num_layers, "dropout": self.dropout_rate,
-                "residual": self.residual, "name": self.name}
+                "residual": self.residual, "output_dropout": self.output_dropout,
+                "name": self.name}

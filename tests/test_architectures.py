@@ -238,3 +238,21 @@ def test_sampler_bad_input():
         gen.generate(tf.constant([[1]]), 3, temperature=-1.0)
     with pytest.raises(ValueError, match="bidirectional"):
         Generator(models.many_to_many(5, 5, units=4, bidirectional=True))
+
+
+def test_language_model_output_dropout_trains_only():
+    """output_dropout drops the top layer's output before the head in training only, and
+    round-trips through get_config; out-of-range values are a ValueError."""
+    model = models.LanguageModel(11, units=16, cell="gru", num_layers=2, output_dropout=0.5)
+    ids = tf.constant(RNG.integers(0, 11, (4, 7)), tf.int32)
+    infer = [model(ids, training=False)[0] for _ in range(2)]
+    np.testing.assert_allclose(infer[0], infer[1])
+    train = model(ids, training=True)[0]
+    assert np.abs(train - infer[0]).max() > 1e-3
+    plain = models.LanguageModel(11, units=16, cell="gru", num_layers=2)
+    plain(ids)
+    plain.set_weights(model.get_weights())
+    np.testing.assert_allclose(plain(ids, training=True)[0], infer[0], atol=1e-6)
+    assert models.LanguageModel.from_config(model.get_config()).output_dropout == 0.5
+    with pytest.raises(ValueError, match="output_dropout must be in"):
+        models.LanguageModel(11, output_dropout=1.0)

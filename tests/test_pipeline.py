@@ -181,6 +181,65 @@ def test_resume_after_interrupt_equals_uninterrupted_run(tmp_path):
         np.testing.assert_allclose(a[k], b[k], rtol=1e-6, atol=1e-7, err_msg=k)
 
 
+def test_window_starts_lie_inside_one_document():
+    from pipelines import transform
+    docs = [np.arange(10), np.arange(100, 103), np.arange(200, 207)]
+    out = transform.window_starts(docs, seq_len=4)
+    np.testing.assert_array_equal(out["stream"], np.concatenate(docs))
+    # windows of 5 characters: starts 0..5 in the first document, none in the 3-character
+    # one, 13..15 in the last
+    np.testing.assert_array_equal(out["starts"], [0, 1, 2, 3, 4, 5, 13, 14, 15])
+    for s in out["starts"]:
+        window = out["stream"][s:s + 5]
+        assert any(set(window) <= set(d) for d in docs)
+
+
+def test_random_windows_train_and_resume_exactly(tmp_path):
+    """train.windows='random': each step draws B windows from the training text by (seed,
+    step) alone, so an interrupted and resumed run ends with the same weights."""
+    common_overrides = {"train.steps": 24, "train.checkpoint_every": 100,
+                        "train.eval_every": 100, "train.sample_every": 100,
+                        "train.windows": "random", "train.carry_state": False}
+    config = tiny(**common_overrides)
+    quiet = lambda *a: None
+    straight = str(tmp_path / "straight")
+    run_pipeline(config, straight, ["ingest", "transform", "train"], log=quiet)
+    interrupted = str(tmp_path / "interrupted")
+    first = tiny(**common_overrides, **{"train.interrupt_after_steps": 9})
+    run_pipeline(first, interrupted, ["ingest", "transform", "train"], log=quiet)
+    run_pipeline(config, interrupted, ["train"], resume=True, log=quiet)
+    a, b = _final_weights(config, straight), _final_weights(config, interrupted)
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-6, atol=1e-7, err_msg=k)
+    # the draws: inputs and targets are one window shifted by one character, from the text
+    from pipelines import transform
+    _, arrays = transform.load(straight)
+    next_batch = trainer._batches(config, arrays["train"])
+    x, y, m, r = next_batch(None, tf.constant(3, tf.int64))
+    x2, _, _, _ = next_batch(None, tf.constant(3, tf.int64))
+    x3, _, _, _ = next_batch(None, tf.constant(4, tf.int64))
+    np.testing.assert_array_equal(x, x2)
+    assert not np.array_equal(x, x3)
+    np.testing.assert_array_equal(x[:, 1:], y[:, :-1])
+    stream = arrays["train"]["stream"]
+    for row, target in zip(x.numpy(), y.numpy()):
+        s = [i for i in range(len(stream) - 20) if (stream[i:i + 20] == row).all()]
+        assert s and (stream[s[0] + 1:s[0] + 21] == target).all()
+    assert bool(tf.reduce_all(m)) and bool(tf.reduce_all(r))
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"train.windows": "shuffled"}, "train.windows='shuffled' is not known"),
+    ({"train.windows": "random", "train.carry_state": True}, "set train.carry_state=False"),
+    ({"train.windows": "random", "train.carry_state": False, "train.seq_len": 25000},
+     "no training document is longer than train.seq_len"),
+])
+def test_bad_window_settings_are_user_errors(overrides, message, tmp_path):
+    with pytest.raises(common.UserError, match=message):
+        run_pipeline(tiny(**overrides), str(tmp_path / "w"), ["ingest", "transform", "train"],
+                     log=lambda *a: None)
+
+
 def test_corrupt_checkpoint_falls_back_to_the_previous(tmp_path):
     workdir = str(tmp_path / "run")
     config = tiny(**{"train.steps": 20, "train.interrupt_after_steps": 20})
