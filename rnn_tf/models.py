@@ -149,7 +149,8 @@ class LanguageModel(keras.Model):
 
     Args:
       vocab_size, units, cell, num_layers, dropout, residual: as `many_to_many`.
-      output_dropout: float in [0, 1), dropout on the top layer's output before the head.
+      output_dropout: float in [0, 1), dropout on the top layer's output before the head,
+        one mask per sequence (shared by all its time steps).
 
     Call arguments:
       ids: <int32>[batch, time].
@@ -178,9 +179,12 @@ class LanguageModel(keras.Model):
                                           return_sequences=True, return_state=True,
                                           name=f"rnn_{i}"))
         self.drop = keras.layers.Dropout(dropout) if dropout else None
-        # on the top layer's output, before the head (Zaremba et al. 2014 drop every
-        # non-recurrent connection; `dropout` covers the ones between layers)
-        self.drop_out = keras.layers.Dropout(output_dropout) if output_dropout else None
+        # On the top layer's output, before the head, with one mask per sequence (the same
+        # units dropped at every step: Gal & Ghahramani 2016, AWD-LSTM's locked dropout).
+        # It also draws T times fewer random numbers: a fresh [32, 100, 512] mask per step
+        # cost ~0.7 s under XLA on a 2-core CPU, twice the GRU's whole training step.
+        self.drop_out = keras.layers.Dropout(output_dropout, noise_shape=(None, 1, units)) \
+            if output_dropout else None
         self.head = Head(vocab_size, "softmax", name="head")
         self.supports_masking = True     # the mask is a call argument, used by every layer
 

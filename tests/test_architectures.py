@@ -256,3 +256,13 @@ def test_language_model_output_dropout_trains_only():
     assert models.LanguageModel.from_config(model.get_config()).output_dropout == 0.5
     with pytest.raises(ValueError, match="output_dropout must be in"):
         models.LanguageModel(11, output_dropout=1.0)
+
+
+def test_language_model_output_dropout_mask_is_shared_across_time():
+    model = models.LanguageModel(11, units=16, output_dropout=0.5)
+    ids = tf.constant(RNG.integers(0, 11, (3, 9)), tf.int32)
+    _, _, hidden = model(ids, return_hidden=True)
+    dropped = model.drop_out(hidden, training=True)
+    zero = np.asarray(dropped) == 0
+    assert zero.any() and not zero.all()
+    np.testing.assert_array_equal(zero, np.broadcast_to(zero[:, :1], zero.shape))
