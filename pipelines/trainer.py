@@ -305,7 +305,8 @@ def run(config, workdir, resume=False, log=print):
             ids = generator.generate(prime_ids, t.sample_length, temperature=0.8, seed=s)
             with writers["train"].as_default(step=s):
                 tf.summary.text("sample", "The " + decode(vocab, ids.numpy()[0]))
-        if s % t.eval_every == 0 or s == t.steps:
+        out_of_time = bool(t.time_budget_s) and time.time() - start_time >= t.time_budget_s
+        if s % t.eval_every == 0 or s == t.steps or out_of_time:   # the last step counts
             val = evaluate_nats(model, arrays["validation"])
             with writers["validation"].as_default(step=s):
                 tf.summary.scalar("nats_per_char", val)
@@ -322,7 +323,7 @@ def run(config, workdir, resume=False, log=print):
             manager.save(checkpoint_number=s)
         if stopped != "steps":
             break
-        if t.time_budget_s and time.time() - start_time >= t.time_budget_s:
+        if out_of_time:
             stopped = "time_budget"
             manager.save(checkpoint_number=s)
             break

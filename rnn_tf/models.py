@@ -148,7 +148,8 @@ class LanguageModel(keras.Model):
     over long streams (the state of one window starts the next).
 
     Args:
-      vocab_size, units, cell, num_layers, dropout, residual: as `many_to_many`.
+      vocab_size, units, cell, num_layers, residual: as `many_to_many`.
+      dropout: float in [0, 1), dropout between layers, one mask per sequence.
       output_dropout: float in [0, 1), dropout on the top layer's output before the head,
         one mask per sequence (shared by all its time steps).
 
@@ -178,13 +179,14 @@ class LanguageModel(keras.Model):
                                           input_dim=vocab_size if i == 0 else None,
                                           return_sequences=True, return_state=True,
                                           name=f"rnn_{i}"))
-        self.drop = keras.layers.Dropout(dropout) if dropout else None
-        # On the top layer's output, before the head, with one mask per sequence (the same
-        # units dropped at every step: Gal & Ghahramani 2016, AWD-LSTM's locked dropout).
-        # It also draws T times fewer random numbers: a fresh [32, 100, 512] mask per step
-        # cost ~0.7 s under XLA on a 2-core CPU, twice the GRU's whole training step.
-        self.drop_out = keras.layers.Dropout(output_dropout, noise_shape=(None, 1, units)) \
-            if output_dropout else None
+        # Between layers (`dropout`) and on the top layer's output before the head
+        # (`output_dropout`), each with one mask per sequence: the same units dropped at
+        # every step (Gal & Ghahramani 2016; AWD-LSTM's locked dropout). It also draws T
+        # times fewer random numbers: a fresh [32, 100, 512] mask per step cost ~0.7 s
+        # under XLA on a 2-core CPU, twice the GRU's whole training step.
+        locked = lambda rate: keras.layers.Dropout(rate, noise_shape=(None, 1, units))
+        self.drop = locked(dropout) if dropout else None
+        self.drop_out = locked(output_dropout) if output_dropout else None
         self.head = Head(vocab_size, "softmax", name="head")
         self.supports_masking = True     # the mask is a call argument, used by every layer
 

@@ -240,6 +240,19 @@ def test_bad_window_settings_are_user_errors(overrides, message, tmp_path):
                      log=lambda *a: None)
 
 
+def test_time_budget_stop_evaluates_the_last_step(tmp_path):
+    """A run stopped by train.time_budget_s evaluates its last step (the end of a decayed
+    schedule is usually the best model), not only the last multiple of eval_every."""
+    workdir = str(tmp_path / "run")
+    config = tiny(**{"train.steps": 1000, "train.time_budget_s": 1e-3,
+                     "train.eval_every": 100})
+    run_pipeline(config, workdir, ["ingest", "transform", "train"], log=lambda *a: None)
+    metrics = common.read_manifest(workdir, "train")["metrics"]
+    assert metrics["stopped_by"] == "time_budget" and metrics["steps"] < 100
+    assert np.isfinite(metrics["best_val_nats_per_char"])
+    assert os.path.exists(os.path.join(workdir, "train", "best.weights.h5"))
+
+
 def test_corrupt_checkpoint_falls_back_to_the_previous(tmp_path):
     workdir = str(tmp_path / "run")
     config = tiny(**{"train.steps": 20, "train.interrupt_after_steps": 20})
