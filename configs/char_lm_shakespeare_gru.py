@@ -23,4 +23,13 @@ def get_config(variant=None):
     if variant == "tiny":
         c.name = "shakespeare_char_lm_gru"
         c.model.cell = "gru"
+        return c
+    # Two layers of 384 with locked dropout between them and before the head, windows at
+    # random positions of the text: a 20-min probe of this gave val 1.482 / test 1.594,
+    # where one layer of 512 with output dropout 0.25 gave 1.506 / 1.639 (its training
+    # loss was already 0.13 below validation).
+    c.model.num_layers = 2
+    c.model.dropout = 0.2
+    c.model.output_dropout = 0.2
+    c.train.windows = "random"
     return c
