@@ -20,7 +20,7 @@ Everything here is time-major: `<float>[time, batch, units]`. The layer transpos
 
 import tensorflow as tf
 
-from rnn_tf.cells import OUTPUT_DERIVATIVES
+from rnn_tf.cells import OUTPUT_DERIVATIVES, gru_gates
 
 # g by name, for the activations the fused kernel can differentiate (cells.OUTPUT_DERIVATIVES)
 ACTIVATIONS = {"tanh": tf.tanh, "relu": tf.nn.relu, "sigmoid": tf.sigmoid,
@@ -185,13 +185,6 @@ def fused_gru_unroll(xp, U, c, a0, mask):
     """
     H = a0.shape[-1]
 
-    def gates(xp_t, rec_t):
-        x_z, x_r, x_h = tf.split(xp_t, 3, axis=-1)
-        r_z, r_r, r_h = tf.split(rec_t, 3, axis=-1)
-        z = tf.sigmoid(x_z + r_z)
-        r = tf.sigmoid(x_r + r_r)
-        return z, r, tf.tanh(x_h + r * r_h), r_h
-
     @tf.custom_gradient
     def core(xp, U, c, a0):
         T = _time_steps(xp)
@@ -202,7 +195,7 @@ def fused_gru_unroll(xp, U, c, a0, mask):
 
         def body(t, a, out, recs):
             rec = tf.matmul(a, U) + c                                # (B, 3H)
-            z, _, h, _ = gates(xp_ta.read(t), rec)
+            z, _, h, _ = gru_gates(xp_ta.read(t), rec)
             a_next = z * a + (1.0 - z) * h
             if mask_ta is not None:
                 a_next = tf.where(mask_ta.read(t), a_next, a)
@@ -216,7 +209,7 @@ def fused_gru_unroll(xp, U, c, a0, mask):
 
         def grad(dA):
             A_prev = tf.concat([a0[None], A[:-1]], axis=0)           # (T, B, H)
-            z, r, h, r_h = gates(xp, REC)                            # all steps at once
+            z, r, h, r_h = gru_gates(xp, REC)                        # all steps at once
             C_z = (A_prev - h) * z * (1.0 - z)
             C_h = (1.0 - z) * (1.0 - h * h)
             C_r = C_h * r_h * r * (1.0 - r)

@@ -296,6 +296,19 @@ def _input_product(x, kernel):
                       tf.concat([tf.shape(x)[:-1], [tf.shape(kernel)[-1]]], 0))
 
 
+def gru_gates(xp, rec):
+    """The GRU's gates from the input term xp = x W + b and the recurrent term
+    rec = a<t-1> U + c, both <float>[..., 3*units] in keras' order (z, r, h).
+
+    Returns z, r, the candidate h = tanh(xp_h + r * rec_h), and rec_h, each <float>[..., units].
+    """
+    x_z, x_r, x_h = tf.split(xp, 3, axis=-1)
+    r_z, r_r, r_h = tf.split(rec, 3, axis=-1)
+    z = tf.sigmoid(x_z + r_z)
+    r = tf.sigmoid(x_r + r_r)
+    return z, r, tf.tanh(x_h + r * r_h), r_h
+
+
 @keras.saving.register_keras_serializable(package="rnn_tf")
 class GRUCell(_GatedCell):
     """GRU step, keras.layers.GRU's formulation (reset_after=True, gates z, r, h):
@@ -332,11 +345,7 @@ class GRUCell(_GatedCell):
         rec = tf.matmul(a_prev, recurrent_kernel)                         # (B, 3H)
         if bias is not None:
             rec = rec + bias[1]
-        x_z, x_r, x_h = tf.split(xp_t, 3, axis=-1)
-        r_z, r_r, r_h = tf.split(rec, 3, axis=-1)
-        z = tf.sigmoid(x_z + r_z)
-        r = tf.sigmoid(x_r + r_r)
-        h = tf.tanh(x_h + r * r_h)
+        z, _, h, _ = gru_gates(xp_t, rec)
         a = z * a_prev + (1.0 - z) * h
         return a, [a]
 

@@ -17,12 +17,16 @@ from rnn_tf.heads import Head
 from rnn_tf.recurrent import RNN, CELLS
 
 
+def _check_rate(name, value):
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be in [0, 1); received {name}={value!r}.")
+
+
 def _check_common(vocab_size, num_classes, units, num_layers, dropout, cell):
     for name, value in (("vocab_size", vocab_size), ("num_classes", num_classes),
                         ("units", units), ("num_layers", num_layers)):
         check_positive_int(name, value)
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1); received dropout={dropout!r}.")
+    _check_rate("dropout", dropout)
     if cell not in CELLS:
         raise ValueError(f"Unknown cell {cell!r}. Use one of {sorted(CELLS)}.")
 
@@ -166,9 +170,7 @@ class LanguageModel(keras.Model):
                  residual=False, output_dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         _check_common(vocab_size, vocab_size, units, num_layers, dropout, cell)
-        if not 0.0 <= output_dropout < 1.0:
-            raise ValueError(f"output_dropout must be in [0, 1); received "
-                             f"output_dropout={output_dropout!r}.")
+        _check_rate("output_dropout", output_dropout)
         self.vocab_size, self.units, self.cell_name = vocab_size, units, cell
         self.num_layers, self.dropout_rate, self.residual = num_layers, dropout, residual
         self.output_dropout = output_dropout
