@@ -5,7 +5,8 @@
 Rows:
   keras_stateful_step   keras SimpleRNN(stateful) + Dense, one tf.function call per token
                         (the loop a Keras user writes)
-  rnn_tf_generator      rnn_tf.sampling.Generator: the whole loop in one tf.while_loop
+  rnn_tf_generator      rnn_tf.sampling.Generator: the whole loop in one XLA tf.while_loop
+                        (Gumbel-max draws from noise drawn before the loop)
   rnn_tf_generator_greedy  the same at temperature 0 (with --greedy)
   torch_rnn_step        torch.nn.RNN stepped from Python (only if torch is importable)
 """

@@ -51,8 +51,8 @@ class CharLMServing(tf.Module):
         def generate(prime, length, temperature, seed):
             ids = self.table.lookup(tf.strings.unicode_split(prime, "UTF-8"))
             ids = tf.cond(tf.size(ids) > 0, lambda: ids, lambda: tf.constant([0]))
-            logits, states, recurrence = gen._run_prime(ids[None])
-            samples, steps = gen._loop(logits, states, recurrence, length,
+            top, states = gen._run_prime(ids[None])
+            samples, steps = gen._loop(top, states, length,
                                        tf.maximum(temperature, 0.0), 0, seed, -1)
             text = tf.strings.reduce_join(tf.gather(self.chars, samples[:steps, 0]))
             return {"text": prime + text}

@@ -34,28 +34,39 @@ def draw_noise(shape, seed, alg="auto_select"):
     return tf.math.log(u) - tf.math.log1p(-u + 1e-20)
 
 
+def draw_gumbel(shape, seed, alg="auto_select"):
+    """Standard Gumbel noise -log(-log(u)) <float32>[shape], finite (u in [1e-20, 1)):
+    argmax(logits + T * noise) is a draw from softmax(logits / T), and at T = 0 the
+    argmax of the logits."""
+    u = tf.random.stateless_uniform(shape, seed, minval=1e-20, maxval=1.0, alg=alg)
+    return -tf.math.log(-tf.math.log(u))
+
+
 def sample_logits(logits, activation, temperature, top_k, seed, alg="auto_select",
-                  uniform=None):
+                  uniform=None, gumbel=None):
     """Draws ŷ<t> from logits <float>[batch, C].
 
-    softmax: <int32>[batch] class ids, by inverting the CDF of softmax(logits / T) with one
-      uniform number per row (one random draw per token, not one per class); T = 0 is
-      argmax. top_k (a Python int) > 0 keeps only the k largest logits.
+    softmax: <int32>[batch] class ids. With `gumbel` (<float32>[batch, C] standard Gumbel
+      noise drawn beforehand), argmax(logits + T * gumbel), the Gumbel-max draw from
+      softmax(logits / T): one fused elementwise op and one reduction. Otherwise by
+      inverting the CDF of softmax(logits / T) with one uniform number per row (`uniform`,
+      <float32>[batch] drawn beforehand, or drawn here from `seed`). T = 0 is argmax.
+      top_k (a Python int) > 0 keeps only the k largest logits.
     sigmoid: <float>[batch, C] of 0/1, each output a Bernoulli(sigmoid(logits / T)) draw:
       logits + T * logistic noise > 0, which at T = 0 thresholds at 0.5.
     linear: the logits themselves.
     seed: <int32>[2], a stateless seed, so the same seed gives the same draw.
-    uniform: softmax only: <float32>[batch] uniform numbers drawn beforehand (a sampling
-      loop draws all of them in one op before it starts); `seed` is then unused.
     """
     logits = tf.cast(logits, tf.float32)
     if activation == "linear":
         return logits
-    greedy = tf.equal(temperature, 0.0)
     if activation == "softmax":
         if top_k:     # a full top_k sorts the vocabulary, so only when asked
             kth = tf.math.top_k(logits, min(top_k, logits.shape[-1])).values[:, -1:]
             logits = tf.where(logits < kth, tf.constant(-1e30, logits.dtype), logits)
+        if gumbel is not None:
+            return tf.argmax(logits + temperature * gumbel, -1, output_type=tf.int32)
+        greedy = tf.equal(temperature, 0.0)
         cdf = tf.cumsum(tf.nn.softmax(logits / tf.where(greedy, 1.0, temperature)), -1)
         if uniform is None:
             uniform = tf.random.stateless_uniform(tf.shape(logits)[:1], seed, alg=alg)
@@ -65,6 +76,18 @@ def sample_logits(logits, activation, temperature, top_k, seed, alg="auto_select
         return tf.where(greedy, tf.argmax(logits, -1, output_type=tf.int32), drawn)
     noise = draw_noise(tf.shape(logits), seed, alg)
     return tf.cast(logits + temperature * noise > 0, tf.float32)
+
+
+# Pre-drawn Gumbel noise holds length x batch x classes floats; above this many the loop
+# inverts the CDF with one pre-drawn uniform per token instead (length x batch floats).
+GUMBEL_MAX_ELEMENTS = 1 << 24
+
+
+def _predrawn_gumbel(length, batch, classes):
+    """Whether the sampling loop pre-draws Gumbel noise: its size, with an unknown length
+    counted as 4,096 steps and an unknown batch as 1, is at most GUMBEL_MAX_ELEMENTS."""
+    steps = length if isinstance(length, int) else 4096
+    return steps * (batch or 1) * classes <= GUMBEL_MAX_ELEMENTS
 
 
 class Generator(tf.Module):
@@ -96,26 +119,28 @@ class Generator(tf.Module):
                           and not self.rnns[-1].cell.stacked and not self.residual)
 
     def _fused_weights(self, dtype):
-        """Loop-invariant tensors, read once outside the loop: [W_aa | W_ya], b_y and the
+        """Loop-invariant tensors, read once outside the loop: [W_aa | W_ya] transposed
+        (a matrix-vector product reads its rows faster than its columns here), b_y and the
         top cell's (W_aa, W_ax, b_a)."""
         if not self._fuse_top:
             return None
         cell = self.rnns[-1].cell
         W_aa, W_ax, b_a = cell.weight_tensors(dtype)
         W_ya = tf.cast(tf.convert_to_tensor(self.head.W_ya), dtype)
-        return dict(W_cat=tf.concat([W_aa, W_ya], 1), b_y=tf.cast(self.head.b_y, dtype),
-                    W_ax=W_ax, b_a=b_a, H=W_aa.shape[0])
+        return dict(W_cat_t=tf.transpose(tf.concat([W_aa, W_ya], 1)),
+                    b_y=tf.cast(self.head.b_y, dtype), W_ax=W_ax, b_a=b_a, H=W_aa.shape[0])
 
     def _logits_and_recurrence(self, a_top, fused):
-        """Head logits <float>[B, C] and, when fused, a<t> W_aa <float>[B, H] of the top
-        layer (else a zero-width placeholder)."""
+        """Head logits <float>[B, C] of the top output a_top <float>[B, H] and, when fused,
+        a<t> W_aa <float>[B, H] of the top layer (else a zero-width placeholder)."""
         if fused is None:
             return self.head(a_top), tf.zeros([tf.shape(a_top)[0], 0], a_top.dtype)
-        both = tf.matmul(a_top, fused["W_cat"])                          # (B, H + C)
+        both = tf.matmul(a_top, fused["W_cat_t"], transpose_b=True)       # (B, H + C)
         return both[:, fused["H"]:] + fused["b_y"], both[:, :fused["H"]]
 
     def _step(self, x_t, states, recurrence, fused):
-        """One step through every layer. x_t: ids <int32>[B] or <float>[B, X]."""
+        """One step through every layer. x_t: ids <int32>[B] or <float>[B, X]. Returns the
+        top output (the head's input) and the new states."""
         new_states = []
         h = x_t
         top = len(self.rnns) - 1
@@ -131,12 +156,12 @@ class Generator(tf.Module):
                 out = out + h
             new_states.append(list(ns))
             h = out
-        logits, recurrence = self._logits_and_recurrence(h, fused)
-        return logits, new_states, recurrence
+        return h, new_states
 
     def _run_prime(self, prime):
         """Runs <int32>[B, P] (or float [B, P, X]) through the stack with the fast unroll;
-        returns the states after it and the logits of its last step."""
+        returns the top output at its last step <float>[B, H] (the head's input) and the
+        states after it."""
         h, states = prime, []
         batch = tf.shape(prime)[0]
         for layer in self.rnns:
@@ -148,50 +173,59 @@ class Generator(tf.Module):
                 seq = seq + h
             states.append(list(final))
             h = seq
-        last = h[:, -1]
-        logits, recurrence = self._logits_and_recurrence(last,
-                                                         self._fused_weights(last.dtype))
-        return logits, states, recurrence
+        return h[:, -1], states
 
-    def _loop(self, logits, states, recurrence, length, temperature, top_k, seed, stop_id,
+    def _loop(self, top, states, length, temperature, top_k, seed, stop_id,
               alg="auto_select"):
-        """The sampling loop. `length` is a Python int, so the loop compiles with XLA into
-        one kernel sequence with static shapes (a few µs per token on a CPU).
+        """The sampling loop from the top output `top` <float>[B, H] and `states` (as
+        `_run_prime` returns them). With `length` a Python int the loop compiles with XLA
+        into one kernel sequence with static shapes (a few µs per token on a CPU). Each
+        trip: the head (and, fused, the top cell's recurrence: one product), the draw,
+        the step fed with it.
 
         Returns (<[length, batch, ...]> samples, padded with stop_id after a row stops,
         <int32>[] the number of steps run)."""
         activation = self.head.activation
-        batch = tf.shape(logits)[0]
+        batch = tf.shape(top)[0]
         out_dtype = tf.int32 if activation == "softmax" else tf.float32
         samples = tf.TensorArray(out_dtype, size=length)
         done = tf.zeros([batch], tf.bool)
 
         stops = activation == "softmax" and stop_id >= 0     # Python: no stop logic if not
-        fused = self._fused_weights(recurrence.dtype)
-        # softmax: every token's uniform number in one op before the loop, not one
-        # random-number kernel per token inside it
-        uniforms = (tf.random.stateless_uniform(tf.stack([length, batch]),
-                                                tf.stack([seed, 0]), alg=alg)
-                    if activation == "softmax" else None)
+        fused = self._fused_weights(top.dtype)
+        # softmax: every token's noise drawn in one op before the loop, not one
+        # random-number kernel per token inside it: Gumbel noise per class when it is
+        # small enough (argmax(logits + T * noise), a few fused ops per token), else one
+        # uniform per token for inverting the CDF
+        uniforms = gumbels = None
+        if activation == "softmax":
+            shape = tf.stack([length, batch])
+            classes = self.head.W_ya.shape[-1]
+            if _predrawn_gumbel(length, top.shape[0], classes):
+                gumbels = draw_gumbel(tf.concat([shape, [classes]], 0), tf.stack([seed, 0]),
+                                      alg)
+            else:
+                uniforms = tf.random.stateless_uniform(shape, tf.stack([seed, 0]), alg=alg)
 
-        def body(t, logits, states, recurrence, done, samples):
+        def body(t, top, states, done, samples):
+            logits, recurrence = self._logits_and_recurrence(top, fused)
             y = sample_logits(logits, activation, temperature, top_k, tf.stack([seed, t]),
-                              alg, None if uniforms is None else uniforms[t])
+                              alg, None if uniforms is None else uniforms[t],
+                              None if gumbels is None else gumbels[t])
             if stops:
                 y = tf.where(done, stop_id, y)
                 done = tf.logical_or(done, tf.equal(y, stop_id))
             samples = samples.write(t, y)
-            logits, states, recurrence = self._step(y, states, recurrence, fused)  # fed back
-            return t + 1, logits, states, recurrence, done, samples
+            top, states = self._step(y, states, recurrence, fused)    # fed back
+            return t + 1, top, states, done, samples
 
-
-        def cond(t, logits, states, recurrence, done, samples):
+        def cond(t, top, states, done, samples):
             if not stops:
                 return t < length
             return tf.logical_and(t < length, tf.logical_not(tf.reduce_all(done)))
 
-        t, _, _, _, _, samples = tf.while_loop(
-            cond, body, (tf.constant(0), logits, states, recurrence, done, samples),
+        t, _, _, _, samples = tf.while_loop(
+            cond, body, (tf.constant(0), top, states, done, samples),
             maximum_iterations=length)
         return samples.stack(), t
 
@@ -201,8 +235,8 @@ class Generator(tf.Module):
         key = (length, top_k, stop_id)
         if key not in self._loops:
             self._loops[key] = tf.function(
-                lambda logits, states, recurrence, temperature, seed: self._loop(
-                    logits, states, recurrence, length, temperature, top_k, seed, stop_id,
+                lambda top, states, temperature, seed: self._loop(
+                    top, states, length, temperature, top_k, seed, stop_id,
                     alg="threefry"),
                 jit_compile=True, reduce_retracing=True)
         return self._loops[key]
@@ -227,19 +261,18 @@ class Generator(tf.Module):
           stop_id).
         """
         _check_args(temperature, length)
-        logits, states, recurrence = self._prime(tf.convert_to_tensor(prime, tf.int32))
+        top, states = self._prime(tf.convert_to_tensor(prime, tf.int32))
         if isinstance(top_k, bool) or int(top_k) != top_k or top_k < 0:
             raise ValueError(f"top_k must be an int >= 0 (0: no limit); received {top_k!r}.")
         samples, steps = self._compiled_loop(int(length), int(top_k), int(stop_id))(
-            logits, states, recurrence, tf.constant(temperature, tf.float32), tf.constant(seed))
+            top, states, tf.constant(temperature, tf.float32), tf.constant(seed))
         return self._finish(samples, steps)
 
     def generate_from(self, x0, length, temperature=1.0, seed=0):
         """One-to-many: x<1> = x0 <float>[batch, X]; each later x<t> is the sampled ŷ<t-1>
         (a multi-hot vector for a sigmoid head). Returns <float>[batch, length, C]."""
         _check_args(temperature, length)
-        logits, states, recurrence = self._prime(
-            tf.convert_to_tensor(x0, tf.float32)[:, None, :])
+        top, states = self._prime(tf.convert_to_tensor(x0, tf.float32)[:, None, :])
         samples, steps = self._compiled_loop(int(length), 0, -1)(
-            logits, states, recurrence, tf.constant(temperature, tf.float32), tf.constant(seed))
+            top, states, tf.constant(temperature, tf.float32), tf.constant(seed))
         return self._finish(samples, steps)

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import rnn_tf
-from rnn_tf import heads, models
+from rnn_tf import heads, models, sampling
 from rnn_tf.sampling import Generator
 
 RNG = np.random.default_rng(0)
@@ -171,7 +171,7 @@ def _lm():
     return models.many_to_many(vocab_size=9, num_classes=9, units=16, num_layers=2)
 
 
-def test_sampler_is_reproducible_with_seed_and_batches_are_independent():
+def test_sampler_is_reproducible_with_seed_and_batches_are_independent(noise_kind):
     gen = Generator(_lm())
     prime = tf.constant([[1, 2, 3], [1, 2, 3]])
     a = gen.generate(prime, length=30, temperature=1.0, seed=5)
@@ -183,9 +183,19 @@ def test_sampler_is_reproducible_with_seed_and_batches_are_independent():
     assert not np.array_equal(a[0], a[1])            # independent samples per row
 
 
-def test_sampled_tokens_follow_the_softmax_of_the_model():
-    """The loop's pre-drawn uniforms invert the CDF of softmax(logits / T): over 4,000
-    independent rows, each class's frequency is within 4 standard errors."""
+@pytest.fixture(params=["gumbel", "cdf"])
+def noise_kind(request, monkeypatch):
+    """Both ways the loop draws from the softmax: pre-drawn Gumbel noise (small
+    length x batch x classes) and CDF inversion with one uniform per token (large)."""
+    if request.param == "cdf":
+        monkeypatch.setattr(sampling, "GUMBEL_MAX_ELEMENTS", 0)
+    return request.param
+
+
+def test_sampled_tokens_follow_the_softmax_of_the_model(noise_kind):
+    """The loop's pre-drawn noise (Gumbel-max, or inverting the CDF) draws from
+    softmax(logits / T): over 4,000 independent rows, each class's frequency is within 4
+    standard errors."""
     model = _lm()
     gen = Generator(model)
     n, temperature = 4000, 0.7
@@ -198,7 +208,7 @@ def test_sampled_tokens_follow_the_softmax_of_the_model():
     np.testing.assert_array_less(np.abs(freq - p), 4 * np.sqrt(p * (1 - p) / n) + 1e-3)
 
 
-def test_greedy_equals_argmax_of_the_model():
+def test_greedy_equals_argmax_of_the_model(noise_kind):
     model = _lm()
     gen = Generator(model)
     prime = np.array([[4, 1]], np.int32)
@@ -210,7 +220,7 @@ def test_greedy_equals_argmax_of_the_model():
     np.testing.assert_array_equal(out, seq[:, 2:])
 
 
-def test_top_k_one_is_greedy_and_stop_id_stops():
+def test_top_k_one_is_greedy_and_stop_id_stops(noise_kind):
     gen = Generator(_lm())
     prime = tf.constant([[2, 3]])
     greedy = gen.generate(prime, 10, temperature=0.0)
@@ -266,3 +276,18 @@ def test_language_model_output_dropout_mask_is_shared_across_time():
     zero = np.asarray(dropped) == 0
     assert zero.any() and not zero.all()
     np.testing.assert_array_equal(zero, np.broadcast_to(zero[:, :1], zero.shape))
+
+
+def test_gumbel_noise_is_used_while_it_is_small():
+    """The loop pre-draws Gumbel noise only while length x batch x classes is at most
+    GUMBEL_MAX_ELEMENTS (an unknown length counts as 4,096 steps, an unknown batch as 1)."""
+    limit = sampling.GUMBEL_MAX_ELEMENTS
+    assert sampling._predrawn_gumbel(2000, 1, 65)
+    assert sampling._predrawn_gumbel(limit // 130, 2, 65)
+    assert not sampling._predrawn_gumbel(limit // 130 + 1, 2, 65)
+    assert not sampling._predrawn_gumbel(tf.constant(5), None, limit // 4096 + 1)
+    logits = tf.constant(RNG.standard_normal((3, 7)), tf.float32)
+    noise = sampling.draw_gumbel([3, 7], tf.constant([1, 2]))
+    np.testing.assert_array_equal(                      # T = 0: the argmax, noise or not
+        sampling.sample_logits(logits, "softmax", 0.0, 0, None, gumbel=noise),
+        np.argmax(logits, -1))

@@ -123,8 +123,8 @@ class MusicTask(base.Task):
                                       tf.TensorSpec([], tf.float32, name="temperature"),
                                       tf.TensorSpec([], tf.int32, name="seed")])
         def generate(length, temperature, seed):
-            logits, states, recurrence = gen._run_prime(tf.zeros([1, 1, P]))
-            samples, steps = gen._loop(logits, states, recurrence, length,
+            top, states = gen._run_prime(tf.zeros([1, 1, P]))
+            samples, steps = gen._loop(top, states, length,
                                        tf.maximum(temperature, 0.0), 0, seed, -1)
             return {"roll": samples[:steps, 0], "lowest_pitch": tf.constant(lo)}
 
