@@ -29,6 +29,27 @@ ACTIVATIONS = {"tanh": tf.tanh, "relu": tf.nn.relu, "sigmoid": tf.sigmoid,
 # keras' backend.rnn uses 32 too; lets the executor overlap the TensorArray reads/writes.
 PARALLEL_ITERATIONS = 32
 
+_COMPILED = {}
+
+
+def _kernel(fn, compiled):
+    """`fn`, or with `compiled` the same function as an XLA-compiled tf.function of its own.
+
+    The time loops are chains of small dependent products; XLA runs such a loop with far
+    less per-step overhead than TensorFlow's executor, while the large products and
+    elementwise work around them run faster as TensorFlow ops (multi-threaded). Inside a
+    caller's own XLA function (jit_compile=True) the compiled function is simply inlined.
+    XLA compiles once per input shape, which is why `device.compile_loops` asks for it only
+    when the time length is static.
+    """
+    if not compiled:
+        return fn
+    if fn not in _COMPILED:
+        # traced per input shape (no relaxed shapes): XLA compiles per shape anyway, and the
+        # outputs keep their static shapes
+        _COMPILED[fn] = tf.function(fn, jit_compile=True)
+    return _COMPILED[fn]
+
 
 def _time_steps(x):
     return x.shape[0] if x.shape[0] is not None else tf.shape(x)[0]
@@ -62,16 +83,17 @@ def _backward(A, dA, W_aa, a0, mask, activation):
     dA_ta = _unstack(dA, a0.shape)
     mask_ta = None if mask is None else _unstack(mask, None)
     dZ = tf.TensorArray(A.dtype, size=T, element_shape=a0.shape)
+    W_aa_t = tf.transpose(W_aa)                                 # once, not per step
 
     def body(t, dh, dZ):
         g = dA_ta.read(t) + dh                                   # dL/da<t>, (B, H)
         if mask_ta is None:
             dz = g * gprime_ta.read(t)
-            dh_prev = tf.matmul(dz, W_aa, transpose_b=True)      # the one small product
+            dh_prev = tf.matmul(dz, W_aa_t)                      # the one small product
         else:
             m = mask_ta.read(t)                                  # (B, 1) bool
             dz = tf.where(m, g * gprime_ta.read(t), tf.zeros_like(g))
-            dh_prev = tf.matmul(dz, W_aa, transpose_b=True) + tf.where(m, tf.zeros_like(g), g)
+            dh_prev = tf.matmul(dz, W_aa_t) + tf.where(m, tf.zeros_like(g), g)
         return t - 1, dh_prev, dZ.write(t, dz)
 
     _, da0, dZ = tf.while_loop(lambda t, *_: t >= 0, body,
@@ -89,7 +111,15 @@ def _recurrent_weight_grad(A, dZ, a0):
             + tf.matmul(a0, dZ[0], transpose_a=True))
 
 
-def fused_unroll(xp, W_aa, a0, mask, activation):
+def _vanilla_forward(xp, W_aa, a0, mask, activation):
+    """The forward loop a<t> = g(a<t-1> W_aa + xp<t>). Returns A <float>[T, B, H]."""
+    act = ACTIVATIONS[activation]
+    mask_ta = None if mask is None else _unstack(mask, None)
+    return _forward(lambda x_t, a: act(tf.matmul(a, W_aa) + x_t), a0, _time_steps(xp),
+                    mask_ta, _unstack(xp, a0.shape))
+
+
+def fused_unroll(xp, W_aa, a0, mask, activation, compiled=False):
     """a<t> = g(a<t-1> W_aa + xp<t>) for all t, with the explicit BPTT gradient.
 
     Args:
@@ -98,19 +128,19 @@ def fused_unroll(xp, W_aa, a0, mask, activation):
       a0: <float>[batch, units], the initial state.
       mask: <bool>[time, batch, 1] or None; False steps keep the previous state.
       activation: a key of `cells.OUTPUT_DERIVATIVES` ('tanh', 'relu', ...).
+      compiled: run the forward and the BPTT loop as XLA-compiled functions (`_kernel`).
     Returns:
       A: <float>[time, batch, units], a<1>..a<T>.
     """
-    act = ACTIVATIONS[activation]
+    forward = _kernel(_vanilla_forward, compiled)
+    backward = _kernel(_backward, compiled)
 
     @tf.custom_gradient
     def core(xp, W_aa, a0):
-        mask_ta = None if mask is None else _unstack(mask, None)
-        A = _forward(lambda x_t, a: act(tf.matmul(a, W_aa) + x_t), a0, _time_steps(xp),
-                     mask_ta, _unstack(xp, a0.shape))
+        A = forward(xp, W_aa, a0, mask, activation)
 
         def grad(dA):
-            dZ, da0 = _backward(A, dA, W_aa, a0, mask, activation)
+            dZ, da0 = backward(A, dA, W_aa, a0, mask, activation)
             return dZ, _recurrent_weight_grad(A, dZ, a0), da0
 
         return A, grad
@@ -118,7 +148,15 @@ def fused_unroll(xp, W_aa, a0, mask, activation):
     return core(xp, W_aa, a0)
 
 
-def fused_unroll_stacked(x, W_aa, W_ax, b_a, a0, mask, activation):
+def _stacked_forward(x, W_a, b_a, a0, mask, activation):
+    """The forward loop a<t> = g([a<t-1>; x<t>] W_a + b_a). Returns A <float>[T, B, H]."""
+    act = ACTIVATIONS[activation]
+    mask_ta = None if mask is None else _unstack(mask, None)
+    step = lambda x_t, a: act(tf.matmul(tf.concat([a, x_t], -1), W_a) + b_a)
+    return _forward(step, a0, _time_steps(x), mask_ta, _unstack(x, None))
+
+
+def fused_unroll_stacked(x, W_aa, W_ax, b_a, a0, mask, activation, compiled=False):
     """The stacked form a<t> = g([a<t-1>; x<t>] W_a + b_a), W_a = [W_aa; W_ax].
 
     One (B x (H+X)) @ ((H+X) x H) product per step. The backward is the same BPTT loop;
@@ -128,21 +166,21 @@ def fused_unroll_stacked(x, W_aa, W_ax, b_a, a0, mask, activation):
       x: <float>[time, batch, features].
       W_aa: <float>[units, units]; W_ax: <float>[features, units]; b_a: <float>[units].
       a0: <float>[batch, units]; mask: <bool>[time, batch, 1] or None.
+      compiled: run the forward and the BPTT loop as XLA-compiled functions (`_kernel`).
     Returns:
       A: <float>[time, batch, units].
     """
-    act = ACTIVATIONS[activation]
     H = W_aa.shape[0]
+    forward = _kernel(_stacked_forward, compiled)
+    backward = _kernel(_backward, compiled)
 
     @tf.custom_gradient
     def core(x, W_aa, W_ax, b_a, a0):
         W_a = tf.concat([W_aa, W_ax], axis=0)                       # (H + X, H)
-        mask_ta = None if mask is None else _unstack(mask, None)
-        step = lambda x_t, a: act(tf.matmul(tf.concat([a, x_t], -1), W_a) + b_a)
-        A = _forward(step, a0, _time_steps(x), mask_ta, _unstack(x, None))
+        A = forward(x, W_a, b_a, a0, mask, activation)
 
         def grad(dA):
-            dZ, da0 = _backward(A, dA, W_aa, a0, mask, activation)
+            dZ, da0 = backward(A, dA, W_aa, a0, mask, activation)
             X = tf.shape(x)[-1]
             A_prev = tf.concat([a0[None], A[:-1]], axis=0)          # (T, B, H)
             stacked_in = tf.reshape(tf.concat([A_prev, x], -1), [-1, H + X])
@@ -156,7 +194,58 @@ def fused_unroll_stacked(x, W_aa, W_ax, b_a, a0, mask, activation):
     return core(x, W_aa, W_ax, b_a, a0)
 
 
-def fused_gru_unroll(xp, U, c, a0, mask):
+def _gru_forward(xp, U, c, a0, mask):
+    """The GRU forward loop. Returns A <float>[T, B, H] and rec<t> = a<t-1> U + c
+    <float>[T, B, 3H] for the backward pass."""
+    H = a0.shape[-1]
+    T = _time_steps(xp)
+    mask_ta = None if mask is None else _unstack(mask, None)
+    xp_ta = _unstack(xp, None)
+    out = tf.TensorArray(a0.dtype, size=T, element_shape=a0.shape)
+    recs = tf.TensorArray(a0.dtype, size=T, element_shape=[a0.shape[0], 3 * H])
+
+    def body(t, a, out, recs):
+        rec = tf.matmul(a, U) + c                                    # (B, 3H)
+        z, _, h, _ = gru_gates(xp_ta.read(t), rec)
+        a_next = z * a + (1.0 - z) * h
+        if mask_ta is not None:
+            a_next = tf.where(mask_ta.read(t), a_next, a)
+        return t + 1, a_next, out.write(t, a_next), recs.write(t, rec)
+
+    _, _, out, recs = tf.while_loop(
+        lambda t, *_: t < T, body, (tf.constant(0), a0, out, recs), maximum_iterations=T,
+        parallel_iterations=PARALLEL_ITERATIONS)
+    return out.stack(), recs.stack()
+
+
+def _gru_backward(dA, D, z, U, a0, mask):
+    """The GRU BPTT loop (see fused_gru_unroll). Returns G <float>[T, B, H], the gradient
+    reaching each step's cell (zero on padded steps), and dL/da<0> <float>[B, H]."""
+    T = _time_steps(dA)
+    D_ta, z_ta, dA_ta = _unstack(D, None), _unstack(z, a0.shape), _unstack(dA, a0.shape)
+    mask_ta = None if mask is None else _unstack(mask, None)
+    G = tf.TensorArray(dA.dtype, size=T, element_shape=a0.shape)
+    U_t = tf.transpose(U)                                            # once, not per step
+
+    def back(t, dh, G):
+        g = dA_ta.read(t) + dh                                       # dL/da<t>, (B, H)
+        if mask_ta is not None:
+            m = mask_ta.read(t)
+            g_cell = tf.where(m, g, tf.zeros_like(g))                # padded: no gate grad
+        else:
+            g_cell = g
+        drec = tf.tile(g_cell, [1, 3]) * D_ta.read(t)
+        dh_prev = g_cell * z_ta.read(t) + tf.matmul(drec, U_t)
+        if mask_ta is not None:
+            dh_prev = dh_prev + tf.where(m, tf.zeros_like(g), g)
+        return t - 1, dh_prev, G.write(t, g_cell)
+
+    _, da0, G = tf.while_loop(lambda t, *_: t >= 0, back, (T - 1, tf.zeros_like(a0), G),
+                              maximum_iterations=T, parallel_iterations=PARALLEL_ITERATIONS)
+    return G.stack(), da0
+
+
+def fused_gru_unroll(xp, U, c, a0, mask, compiled=False):
     """The GRU of `cells.GRUCell` (keras' reset_after form) with an explicit BPTT gradient.
 
         rec<t> = a<t-1> U + c                       # the one product per step, (B, 3H)
@@ -180,32 +269,17 @@ def fused_gru_unroll(xp, U, c, a0, mask):
       c: <float>[3*units], the recurrent bias.
       a0: <float>[batch, units].
       mask: <bool>[time, batch, 1] or None; False steps keep the previous state.
+      compiled: run the forward and the BPTT loop as XLA-compiled functions (`_kernel`).
     Returns:
       A: <float>[time, batch, units], a<1>..a<T>.
     """
     H = a0.shape[-1]
+    forward = _kernel(_gru_forward, compiled)
+    backward = _kernel(_gru_backward, compiled)
 
     @tf.custom_gradient
     def core(xp, U, c, a0):
-        T = _time_steps(xp)
-        mask_ta = None if mask is None else _unstack(mask, None)
-        xp_ta = _unstack(xp, None)
-        out = tf.TensorArray(a0.dtype, size=T, element_shape=a0.shape)
-        recs = tf.TensorArray(a0.dtype, size=T, element_shape=[a0.shape[0], 3 * H])
-
-        def body(t, a, out, recs):
-            rec = tf.matmul(a, U) + c                                # (B, 3H)
-            z, _, h, _ = gru_gates(xp_ta.read(t), rec)
-            a_next = z * a + (1.0 - z) * h
-            if mask_ta is not None:
-                a_next = tf.where(mask_ta.read(t), a_next, a)
-            return t + 1, a_next, out.write(t, a_next), recs.write(t, rec)
-
-        _, _, out, recs = tf.while_loop(
-            lambda t, *_: t < T, body, (tf.constant(0), a0, out, recs), maximum_iterations=T,
-            parallel_iterations=PARALLEL_ITERATIONS)
-        A = out.stack()
-        REC = recs.stack()                                           # (T, B, 3H)
+        A, REC = forward(xp, U, c, a0, mask)                         # (T, B, H), (T, B, 3H)
 
         def grad(dA):
             A_prev = tf.concat([a0[None], A[:-1]], axis=0)           # (T, B, H)
@@ -214,27 +288,8 @@ def fused_gru_unroll(xp, U, c, a0, mask):
             C_h = (1.0 - z) * (1.0 - h * h)
             C_r = C_h * r_h * r * (1.0 - r)
             D = tf.concat([C_z, C_r, C_h * r], axis=-1)              # (T, B, 3H)
-            D_ta, z_ta, dA_ta = _unstack(D, None), _unstack(z, a0.shape), _unstack(dA, a0.shape)
-            mask_back = None if mask is None else _unstack(mask, None)   # a TA reads once
-            G = tf.TensorArray(A.dtype, size=T, element_shape=a0.shape)
-
-            def back(t, dh, G):
-                g = dA_ta.read(t) + dh                               # dL/da<t>, (B, H)
-                if mask_back is not None:
-                    m = mask_back.read(t)
-                    g_cell = tf.where(m, g, tf.zeros_like(g))        # padded: no gate grad
-                else:
-                    g_cell = g
-                drec = tf.tile(g_cell, [1, 3]) * D_ta.read(t)
-                dh_prev = g_cell * z_ta.read(t) + tf.matmul(drec, U, transpose_b=True)
-                if mask_back is not None:
-                    dh_prev = dh_prev + tf.where(m, tf.zeros_like(g), g)
-                return t - 1, dh_prev, G.write(t, g_cell)
-
-            _, da0, G = tf.while_loop(lambda t, *_: t >= 0, back, (T - 1, tf.zeros_like(a0), G),
-                                      maximum_iterations=T,
-                                      parallel_iterations=PARALLEL_ITERATIONS)
-            G3 = tf.tile(G.stack(), [1, 1, 3])                       # (T, B, 3H)
+            G, da0 = backward(dA, D, z, U, a0, mask)
+            G3 = tf.tile(G, [1, 1, 3])                               # (T, B, 3H)
             dREC = G3 * D
             dxp = G3 * tf.concat([C_z, C_r, C_h], axis=-1)
             dREC2 = tf.reshape(dREC, [-1, 3 * H])
@@ -244,3 +299,4 @@ def fused_gru_unroll(xp, U, c, a0, mask):
         return A, grad
 
     return core(xp, U, c, a0)
+

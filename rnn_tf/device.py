@@ -55,3 +55,19 @@ def select_implementation(cell):
         _LOGGED.add(impl.reason)
         logging.warning("rnn_tf: fused BPTT off on this GPU machine: %s", impl.reason)
     return impl
+
+
+def compile_loops(option, time_steps):
+    """Whether a fused kernel runs its time loops as XLA-compiled functions of their own
+    (`bptt._kernel`), with the rest of the step left to TensorFlow.
+
+    option: the layer's `jit_loops`; True or False decide. None (auto) compiles them when
+      the layer is being traced into a graph (not eager), the time length is static (XLA
+      compiles once per shape, so a length that changes from batch to batch would compile
+      again and again) and no GPU is visible (the CPU is where this was measured:
+      benchmarks/train_throughput.py).
+    time_steps: the static time length, or None when it is only known at run time.
+    """
+    if option is not None:
+        return bool(option)
+    return not tf.executing_eagerly() and time_steps is not None and not gpu_available()

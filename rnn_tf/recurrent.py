@@ -90,6 +90,11 @@ class RNN(keras.layers.Layer):
         (as `keras.layers.SimpleRNN` does).
       stateful: carry the final state of one call into the next (truncated BPTT); needs a
         fixed batch size. `reset_state()` sets it back to zero.
+      jit_loops: run the fused kernels' time loops (forward and BPTT) as XLA-compiled
+        functions of their own, the rest of the step staying TensorFlow ops. None (auto):
+        when traced into a graph with a static time length on a machine without a GPU
+        (`device.compile_loops`); True or False force it. Inside a caller's own
+        `jit_compile=True` function everything is XLA either way.
       kernel_initializer, recurrent_initializer, bias_initializer, *_regularizer,
       *_constraint: for W_ax, W_aa, b_a, as in Keras.
 
@@ -117,7 +122,7 @@ class RNN(keras.layers.Layer):
 
     def __init__(self, units, cell="vanilla", activation="tanh", use_bias=True,
                  input_dim=None, stacked=False, return_sequences=False, return_state=False,
-                 go_backwards=False, stateful=False,
+                 go_backwards=False, stateful=False, jit_loops=None,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", kernel_regularizer=None,
                  recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
@@ -160,6 +165,10 @@ class RNN(keras.layers.Layer):
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
         self.stateful = bool(stateful)
+        if jit_loops is not None and not isinstance(jit_loops, bool):
+            raise ValueError(f"jit_loops must be None (auto), True or False; received "
+                             f"{jit_loops!r}.")
+        self.jit_loops = jit_loops
         self.supports_masking = True
         self._implementation = device.select_implementation(self.cell)
         # A plain object, not a dict: TensorFlow would track a dict of tf.functions and
@@ -348,19 +357,20 @@ class RNN(keras.layers.Layer):
 
     def _fused(self, x, a0, m):
         cell = self.cell
+        compiled = device.compile_loops(self.jit_loops, x.shape[0])
         if isinstance(cell, cells.GRUCell):
             weights = cell.weight_tensors(self.compute_dtype)
             xp = cell.project_inputs(x, weights)                          # (T, B, 3H), hoisted
             U, bias = weights[1], weights[2]
             c = bias[1] if bias is not None else tf.zeros([3 * self.units], U.dtype)
-            return bptt.fused_gru_unroll(xp, U, c, a0, m)
+            return bptt.fused_gru_unroll(xp, U, c, a0, m, compiled)
         W_aa, W_ax, b_a = cell.weight_tensors(self.compute_dtype)
         name = cells.activation_name(cell.activation)
         if cell.stacked:
             b = b_a if b_a is not None else tf.zeros([self.units], W_aa.dtype)
-            return bptt.fused_unroll_stacked(x, W_aa, W_ax, b, a0, m, name)
+            return bptt.fused_unroll_stacked(x, W_aa, W_ax, b, a0, m, name, compiled)
         xp = cell.project_inputs(x, W_ax, b_a)                            # (T, B, H), hoisted
-        return bptt.fused_unroll(xp, W_aa, a0, m, name)
+        return bptt.fused_unroll(xp, W_aa, a0, m, name, compiled)
 
     def _generic(self, x, states, m, training):
         cell = self.cell
@@ -405,6 +415,7 @@ class RNN(keras.layers.Layer):
             "return_state": self.return_state,
             "go_backwards": self.go_backwards,
             "stateful": self.stateful,
+            "jit_loops": self.jit_loops,
         }
         if self.cell_name is not None:
             config["cell"] = self.cell_name

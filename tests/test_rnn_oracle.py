@@ -1,5 +1,7 @@
 """rnn_tf.RNN against the NumPy oracle: outputs and every gradient, within 1e-5, for tanh
-and relu, masked, reversed and stacked, eagerly, under tf.function and under XLA."""
+and relu, masked, reversed and stacked, eagerly, under tf.function (the time loops
+XLA-compiled on their own, the default for static shapes, and as TensorFlow while-loops)
+and under XLA."""
 
 import itertools
 
@@ -44,11 +46,17 @@ def _run(layer, x, a0, mask, d_out, d_final, mode):
             tf.config.run_functions_eagerly(False)
     if mode == "layer_call":                   # eager caller; the layer's own tf.function
         return loss_and_grads(x, a0)
-    return tf.function(loss_and_grads, jit_compile=(mode == "xla"))(x, a0)
+    return tf.function(loss_and_grads, jit_compile=(mode == "xla"))(x, a0)   # function*
 
 
+MODES = ["eager", "layer_call", "function", "function_tf_loops", "xla"]
 CASES = list(itertools.product(["tanh", "relu"], [False, True], [False, True],
-                               [False, True], ["eager", "layer_call", "function", "xla"]))
+                               [False, True], MODES))
+
+
+def _jit_loops(mode):
+    """function_tf_loops: tf.function with the loops left to TensorFlow's executor."""
+    return False if mode == "function_tf_loops" else None
 
 
 @pytest.mark.parametrize("act,masked,backwards,stacked,mode", CASES)
@@ -61,7 +69,7 @@ def test_matches_numpy_oracle(act, masked, backwards, stacked, mode):
     d_out, d_final = rng.standard_normal((B, T, H)), rng.standard_normal((B, H))
 
     layer = rnn_tf.RNN(H, activation=act, stacked=stacked, go_backwards=backwards,
-                       return_sequences=True, return_state=True)
+                       return_sequences=True, return_state=True, jit_loops=_jit_loops(mode))
     layer.build((None, None, X))
     layer.set_weights([w.astype(np.float32) for w in (W_ax, W_aa, b_a)])
     assert layer.implementation.fused
@@ -171,7 +179,8 @@ def test_finite_differences_float64():
                                    rtol=1e-6, err_msg=var.path)
 
 
-GRU_CASES = list(itertools.product([False, True], [False, True], ["eager", "function", "xla"]))
+GRU_CASES = list(itertools.product([False, True], [False, True],
+                                   ["eager", "function", "function_tf_loops", "xla"]))
 
 
 @pytest.mark.parametrize("masked,backwards,mode", GRU_CASES)
@@ -188,7 +197,7 @@ def test_gru_matches_numpy_oracle(masked, backwards, mode):
     d_out, d_final = rng.standard_normal((B, T, H)), rng.standard_normal((B, H))
 
     layer = rnn_tf.RNN(H, cell="gru", go_backwards=backwards, return_sequences=True,
-                       return_state=True)
+                       return_state=True, jit_loops=_jit_loops(mode))
     layer.build((None, None, X))
     layer.set_weights([w.astype(np.float32) for w in (W, U, np.stack([b, c]))])
     assert layer.implementation.fused
@@ -235,3 +244,28 @@ def test_gru_fused_matches_autodiff_unroll(jit):
     res = [tf.function(run, jit_compile=jit)(layer) for layer in (fused, generic)]
     for a, b in zip(*res):
         np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_loops_are_compiled_when_the_time_length_is_static():
+    """device.compile_loops: auto compiles the loops inside a graph with a static time
+    length (no GPU here), not eagerly and not for a length known only at run time; True
+    and False force it. A static-length tf.function then calls the compiled kernels."""
+    from rnn_tf import bptt, device
+    if device.gpu_available():
+        pytest.skip("auto is off on a GPU machine")
+    assert device.compile_loops(True, None) and not device.compile_loops(False, 7)
+    assert not device.compile_loops(None, 7)                 # eager
+    seen = []
+    tf.function(lambda: seen.append((device.compile_loops(None, 7),
+                                     device.compile_loops(None, None))))()
+    assert seen == [(True, False)]
+    bptt._COMPILED.clear()
+    layer = rnn_tf.RNN(H, return_sequences=True)
+    x = tf.zeros([B, T, X])
+    tf.function(lambda x: layer(x))(x)
+    assert bptt._vanilla_forward in bptt._COMPILED
+    bptt._COMPILED.clear()
+    tf.function(lambda x: layer(x), input_signature=[tf.TensorSpec([None, None, X])])(x)
+    assert not bptt._COMPILED                                # unknown length: TF loops
+    with pytest.raises(ValueError, match="jit_loops must be None"):
+        rnn_tf.RNN(H, jit_loops="yes")
