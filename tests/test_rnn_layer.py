@@ -145,9 +145,11 @@ def test_xla_jit_compile():
     np.testing.assert_allclose(tf.function(layer, jit_compile=True)(x), eager, atol=1e-6)
 
 
+@pytest.mark.parametrize("graph", [False, True])
 @pytest.mark.parametrize("cell", ["vanilla", "gru"])
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-def test_mixed_precision(policy, cell):
+def test_mixed_precision(policy, cell, graph):
+    """Eagerly (TensorFlow loops) and in a static-shape tf.function (XLA-compiled loops)."""
     x = RNG.standard_normal((B, T, X)).astype(np.float32)
     ref = rnn_tf.RNN(H, cell=cell, return_sequences=True)
     want = ref(x)
@@ -156,10 +158,13 @@ def test_mixed_precision(policy, cell):
         layer = rnn_tf.RNN(H, cell=cell, return_sequences=True)
         layer(x)
         layer.set_weights(ref.get_weights())
-        with tf.GradientTape() as tape:
-            y = layer(x)
-            loss = tf.reduce_sum(tf.cast(y, tf.float32) ** 2)
-        grads = tape.gradient(loss, layer.trainable_weights)
+
+        def run(x):
+            with tf.GradientTape() as tape:
+                y = layer(x)
+                loss = tf.reduce_sum(tf.cast(y, tf.float32) ** 2)
+            return y, tape.gradient(loss, layer.trainable_weights)
+        y, grads = tf.function(run)(tf.constant(x)) if graph else run(x)
     finally:
         keras.mixed_precision.set_dtype_policy("float32")
     assert y.dtype == tf.dtypes.as_dtype(policy.split("_")[1])
@@ -306,3 +311,42 @@ def test_bad_input_raises_value_error_naming_it(make, call, match):
 def test_stateful_needs_fixed_batch():
     with pytest.raises(ValueError, match="fixed batch size"):
         keras.Sequential([keras.Input((None, 3)), rnn_tf.RNN(4, stateful=True)])
+
+
+def test_saved_model_with_compiled_loops_loads_without_rnn_tf(tmp_path):
+    """A static-shape signature traces the XLA-compiled loop kernels (and their BPTT, via
+    a gradient inside the signature); a process that never imports rnn_tf loads and runs it."""
+    from rnn_tf import bptt
+    vanilla = rnn_tf.RNN(H, input_dim=11, return_sequences=True)
+    gru = rnn_tf.RNN(H, cell="gru", return_sequences=True)
+    ids = tf.constant(RNG.integers(0, 11, (B, T)), tf.int32)
+    gru(vanilla(ids))
+    module = tf.Module()
+    module.layers = [vanilla, gru]
+
+    @tf.function(input_signature=[tf.TensorSpec([B, T], tf.int32)])
+    def serve(ids):
+        with tf.GradientTape() as tape:
+            h = vanilla(ids)
+            tape.watch(h)
+            y = gru(h)
+            total = tf.reduce_sum(y)
+        return {"y": y, "dh": tape.gradient(total, h)}
+
+    bptt._COMPILED.clear()
+    want = serve(ids)
+    assert {f.__name__ for f in bptt._COMPILED} >= {"_vanilla_forward", "_gru_forward",
+                                                     "_gru_backward"}
+    path = str(tmp_path / "sm")
+    tf.saved_model.save(module, path, signatures={"serving_default": serve})
+    np.save(tmp_path / "ids.npy", ids.numpy())
+    code = (
+        "import sys, numpy as np, tensorflow as tf\n"
+        f"f = tf.saved_model.load({path!r}).signatures['serving_default']\n"
+        f"out = f(ids=tf.constant(np.load({str(tmp_path / 'ids.npy')!r})))\n"
+        f"np.save({str(tmp_path / 'y.npy')!r}, out['y'].numpy())\n"
+        f"np.save({str(tmp_path / 'dh.npy')!r}, out['dh'].numpy())\n"
+        "assert 'rnn_tf' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(tmp_path))
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), want["y"], atol=1e-6)
+    np.testing.assert_allclose(np.load(tmp_path / "dh.npy"), want["dh"], atol=1e-6)
