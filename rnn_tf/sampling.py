@@ -84,10 +84,11 @@ GUMBEL_MAX_ELEMENTS = 1 << 24
 
 
 def _predrawn_gumbel(length, batch, classes):
-    """Whether the sampling loop pre-draws Gumbel noise: its size, with an unknown length
-    counted as 4,096 steps and an unknown batch as 1, is at most GUMBEL_MAX_ELEMENTS."""
-    steps = length if isinstance(length, int) else 4096
-    return steps * (batch or 1) * classes <= GUMBEL_MAX_ELEMENTS
+    """Whether the sampling loop pre-draws Gumbel noise: the length is a Python int (a
+    length known only at run time could ask for any amount of noise) and length x batch x
+    classes, with an unknown batch counted as 1, is at most GUMBEL_MAX_ELEMENTS."""
+    return (isinstance(length, int)
+            and length * (batch or 1) * classes <= GUMBEL_MAX_ELEMENTS)
 
 
 class Generator(tf.Module):

@@ -279,13 +279,14 @@ def test_language_model_output_dropout_mask_is_shared_across_time():
 
 
 def test_gumbel_noise_is_used_while_it_is_small():
-    """The loop pre-draws Gumbel noise only while length x batch x classes is at most
-    GUMBEL_MAX_ELEMENTS (an unknown length counts as 4,096 steps, an unknown batch as 1)."""
+    """The loop pre-draws Gumbel noise only for a Python-int length with length x batch x
+    classes at most GUMBEL_MAX_ELEMENTS (an unknown batch counts as 1)."""
     limit = sampling.GUMBEL_MAX_ELEMENTS
     assert sampling._predrawn_gumbel(2000, 1, 65)
     assert sampling._predrawn_gumbel(limit // 130, 2, 65)
     assert not sampling._predrawn_gumbel(limit // 130 + 1, 2, 65)
-    assert not sampling._predrawn_gumbel(tf.constant(5), None, limit // 4096 + 1)
+    assert sampling._predrawn_gumbel(5, None, 65)
+    assert not sampling._predrawn_gumbel(tf.constant(5), None, 65)   # length at run time
     logits = tf.constant(RNG.standard_normal((3, 7)), tf.float32)
     noise = sampling.draw_gumbel([3, 7], tf.constant([1, 2]))
     np.testing.assert_array_equal(                      # T = 0: the argmax, noise or not
