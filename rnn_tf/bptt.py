@@ -299,4 +299,3 @@ def fused_gru_unroll(xp, U, c, a0, mask, compiled=False):
         return A, grad
 
     return core(xp, U, c, a0)
-

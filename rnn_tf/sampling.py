@@ -22,24 +22,28 @@ def _check_args(temperature, length):
         raise ValueError(f"length must be a positive int; received length={length!r}.")
 
 
-def draw_noise(shape, seed, alg="auto_select"):
-    """Logistic noise log(u) - log(1 - u): `logits + T * noise > 0` is a
-    Bernoulli(sigmoid(logits / T)) draw.
+def _uniform(shape, seed, alg):
+    """<float32>[shape] uniform in [1e-20, 1): never 0, so its logarithm is finite.
 
     alg: 'auto_select' (TensorFlow's default) works everywhere; 'threefry' only under XLA
     (TensorFlow's own CPU kernel rejects it), where it is cheaper than Philox in the
     generation loop (benchmarks/generation_latency.py).
     """
-    u = tf.random.stateless_uniform(shape, seed, minval=1e-20, maxval=1.0, alg=alg)
+    return tf.random.stateless_uniform(shape, seed, minval=1e-20, maxval=1.0, alg=alg)
+
+
+def draw_noise(shape, seed, alg="auto_select"):
+    """Logistic noise log(u) - log(1 - u): `logits + T * noise > 0` is a
+    Bernoulli(sigmoid(logits / T)) draw."""
+    u = _uniform(shape, seed, alg)
     return tf.math.log(u) - tf.math.log1p(-u + 1e-20)
 
 
 def draw_gumbel(shape, seed, alg="auto_select"):
-    """Standard Gumbel noise -log(-log(u)) <float32>[shape], finite (u in [1e-20, 1)):
+    """Standard Gumbel noise -log(-log(u)) <float32>[shape], finite:
     argmax(logits + T * noise) is a draw from softmax(logits / T), and at T = 0 the
     argmax of the logits."""
-    u = tf.random.stateless_uniform(shape, seed, minval=1e-20, maxval=1.0, alg=alg)
-    return -tf.math.log(-tf.math.log(u))
+    return -tf.math.log(-tf.math.log(_uniform(shape, seed, alg)))
 
 
 def sample_logits(logits, activation, temperature, top_k, seed, alg="auto_select",

@@ -46,7 +46,7 @@ def _run(layer, x, a0, mask, d_out, d_final, mode):
             tf.config.run_functions_eagerly(False)
     if mode == "layer_call":                   # eager caller; the layer's own tf.function
         return loss_and_grads(x, a0)
-    return tf.function(loss_and_grads, jit_compile=(mode == "xla"))(x, a0)   # function*
+    return tf.function(loss_and_grads, jit_compile=(mode == "xla"))(x, a0)
 
 
 MODES = ["eager", "layer_call", "function", "function_tf_loops", "xla"]
