@@ -8,6 +8,7 @@ when the fast path is off while a GPU is present.
 
 import dataclasses
 import functools
+import os
 
 from absl import logging
 import tensorflow as tf
@@ -71,3 +72,51 @@ def compile_loops(option, time_steps):
     if option is not None:
         return bool(option)
     return not tf.executing_eagerly() and time_steps is not None and not gpu_available()
+
+
+# A piece of the batch smaller than this loses more to its smaller products than running
+# beside the other pieces gains (benchmarks/train_throughput.py: B=16 in two pieces of 8
+# gained on `long`, four pieces of 4 gained less).
+MIN_SHARD_ROWS = 8
+
+
+def cpu_cores():
+    """The CPU cores this process may run on, capped by TensorFlow's inter-op threads."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    inter_op = tf.config.threading.get_inter_op_parallelism_threads()
+    return min(cores, inter_op) if inter_op else cores
+
+
+def in_xla_function():
+    """True while tracing inside a caller's `jit_compile=True` function (or an XLA
+    context), where XLA runs one operation at a time, so pieces would not overlap."""
+    try:
+        from tensorflow.python.framework import ops
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:  # private modules: when they move, assume the plain case
+        return False
+    return bool(control_flow_util.GraphOrParentsInXlaContext(ops.get_default_graph()))
+
+
+def shard_sizes(option, batch, compiled):
+    """The batch sizes of the independent pieces a layer unrolls side by side.
+
+    option: the layer's `batch_shards`; an int asks for that many pieces. None (auto):
+      one piece per CPU core with at least MIN_SHARD_ROWS rows each, when the loops are
+      XLA-compiled functions of their own (`compiled`, see `compile_loops`: each then is
+      one operation that TensorFlow's executor can run beside the others) and this is not
+      inside a caller's XLA function.
+    batch: the static batch size, or None (then one piece).
+    Returns: a list of ints that sum to `batch`, or `[batch]`.
+    """
+    if batch is None or batch < 2:
+        return [batch]
+    if option is not None:
+        n = option
+    elif not compiled or tf.executing_eagerly() or in_xla_function():
+        n = 1
+    else:
+        n = min(cpu_cores(), batch // MIN_SHARD_ROWS)
+    n = max(1, min(n, batch))
+    return [batch // n + (i < batch % n) for i in range(n)]

@@ -95,6 +95,14 @@ class RNN(keras.layers.Layer):
         when traced into a graph with a static time length on a machine without a GPU
         (`device.compile_loops`); True or False force it. Inside a caller's own
         `jit_compile=True` function everything is XLA either way.
+      batch_shards: unroll the batch as this many independent pieces, side by side. Rows
+        of a batch never interact, so each piece runs its own time loop; TensorFlow runs
+        the pieces' loops on different CPU cores at once, where one loop of small
+        dependent products would use one core. None (auto): one piece per CPU core, at
+        least `device.MIN_SHARD_ROWS` rows each, when the loops are compiled
+        (`jit_loops`) and the layer is not inside a caller's own XLA function
+        (`device.batch_shards`); an int forces it. Needs a static batch size (otherwise
+        one piece). The result is the same as one piece up to float rounding.
       kernel_initializer, recurrent_initializer, bias_initializer, *_regularizer,
       *_constraint: for W_ax, W_aa, b_a, as in Keras.
 
@@ -122,7 +130,7 @@ class RNN(keras.layers.Layer):
 
     def __init__(self, units, cell="vanilla", activation="tanh", use_bias=True,
                  input_dim=None, stacked=False, return_sequences=False, return_state=False,
-                 go_backwards=False, stateful=False, jit_loops=None,
+                 go_backwards=False, stateful=False, jit_loops=None, batch_shards=None,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", kernel_regularizer=None,
                  recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
@@ -169,6 +177,11 @@ class RNN(keras.layers.Layer):
             raise ValueError(f"jit_loops must be None (auto), True or False; received "
                              f"{jit_loops!r}.")
         self.jit_loops = jit_loops
+        if batch_shards is not None and (isinstance(batch_shards, bool) or not isinstance(
+                batch_shards, int) or batch_shards < 1):
+            raise ValueError(f"batch_shards must be None (auto) or an int >= 1; received "
+                             f"{batch_shards!r}.")
+        self.batch_shards = batch_shards
         self.supports_masking = True
         self._implementation = device.select_implementation(self.cell)
         # A plain object, not a dict: TensorFlow would track a dict of tf.functions and
@@ -327,6 +340,25 @@ class RNN(keras.layers.Layer):
         return fns[key]
 
     def _unroll(self, inputs, initial_state, mask, training):
+        """Runs the cell over time, as `batch_shards` independent pieces of the batch.
+
+        Args and returns as `_unroll_piece`. Each piece is split off, unrolled and
+        concatenated along the batch axis; nothing links the pieces, so TensorFlow's
+        executor runs their loops (forward, and BPTT in the gradient) at the same time.
+        """
+        compiled = self._implementation.fused and device.compile_loops(
+            self.jit_loops, inputs.shape[1])
+        sizes = device.shard_sizes(self.batch_shards, inputs.shape[0], compiled)
+        if len(sizes) == 1:
+            return self._unroll_piece(inputs, initial_state, mask, training)
+        split = lambda t: tf.split(t, sizes, axis=0)
+        pieces = zip(split(inputs), zip(*[split(s) for s in initial_state]),
+                     split(mask) if mask is not None else [None] * len(sizes))
+        outs = [self._unroll_piece(x, list(a0), m, training) for x, a0, m in pieces]
+        return (tf.concat([o[0] for o in outs], 0),
+                [tf.concat(list(s), 0) for s in zip(*[o[1] for o in outs])])
+
+    def _unroll_piece(self, inputs, initial_state, mask, training):
         """Runs the cell over time. Batch-major in and out; time-major inside.
 
         Args:
@@ -416,6 +448,7 @@ class RNN(keras.layers.Layer):
             "go_backwards": self.go_backwards,
             "stateful": self.stateful,
             "jit_loops": self.jit_loops,
+            "batch_shards": self.batch_shards,
         }
         if self.cell_name is not None:
             config["cell"] = self.cell_name

@@ -177,9 +177,11 @@ def test_get_config_round_trip():
     layer = rnn_tf.RNN(H, activation="relu", input_dim=9, return_sequences=True,
                        return_state=True, go_backwards=True,
                        kernel_regularizer=keras.regularizers.L2(0.01),
-                       recurrent_initializer="glorot_normal", name="rnn_x")
+                       recurrent_initializer="glorot_normal", jit_loops=False,
+                       batch_shards=3, name="rnn_x")
     clone = rnn_tf.RNN.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
+    assert (clone.jit_loops, clone.batch_shards) == (False, 3)
 
 
 def test_keras_file_save_and_load(tmp_path):
@@ -315,10 +317,11 @@ def test_stateful_needs_fixed_batch():
 
 def test_saved_model_with_compiled_loops_loads_without_rnn_tf(tmp_path):
     """A static-shape signature traces the XLA-compiled loop kernels (and their BPTT, via
-    a gradient inside the signature); a process that never imports rnn_tf loads and runs it."""
+    a gradient inside the signature), the GRU's batch in two pieces side by side; a process
+    that never imports rnn_tf loads and runs it."""
     from rnn_tf import bptt
     vanilla = rnn_tf.RNN(H, input_dim=11, return_sequences=True)
-    gru = rnn_tf.RNN(H, cell="gru", return_sequences=True)
+    gru = rnn_tf.RNN(H, cell="gru", return_sequences=True, batch_shards=2)
     ids = tf.constant(RNG.integers(0, 11, (B, T)), tf.int32)
     gru(vanilla(ids))
     module = tf.Module()

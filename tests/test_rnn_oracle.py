@@ -1,7 +1,7 @@
 """rnn_tf.RNN against the NumPy oracle: outputs and every gradient, within 1e-5, for tanh
 and relu, masked, reversed and stacked, eagerly, under tf.function (the time loops
-XLA-compiled on their own, the default for static shapes, and as TensorFlow while-loops)
-and under XLA."""
+XLA-compiled on their own, the default for static shapes, and as TensorFlow while-loops;
+the batch unrolled whole and in uneven pieces) and under XLA."""
 
 import itertools
 
@@ -49,14 +49,16 @@ def _run(layer, x, a0, mask, d_out, d_final, mode):
     return tf.function(loss_and_grads, jit_compile=(mode == "xla"))(x, a0)
 
 
-MODES = ["eager", "layer_call", "function", "function_tf_loops", "xla"]
+MODES = ["eager", "layer_call", "function", "function_tf_loops", "function_shards", "xla"]
 CASES = list(itertools.product(["tanh", "relu"], [False, True], [False, True],
                                [False, True], MODES))
 
 
-def _jit_loops(mode):
-    """function_tf_loops: tf.function with the loops left to TensorFlow's executor."""
-    return False if mode == "function_tf_loops" else None
+def _modes(mode):
+    """function_tf_loops: tf.function with the loops left to TensorFlow's executor;
+    function_shards: the batch of 3 unrolled as pieces of 2 and 1 rows."""
+    return {"jit_loops": False if mode == "function_tf_loops" else None,
+            "batch_shards": 2 if mode == "function_shards" else None}
 
 
 @pytest.mark.parametrize("act,masked,backwards,stacked,mode", CASES)
@@ -69,7 +71,7 @@ def test_matches_numpy_oracle(act, masked, backwards, stacked, mode):
     d_out, d_final = rng.standard_normal((B, T, H)), rng.standard_normal((B, H))
 
     layer = rnn_tf.RNN(H, activation=act, stacked=stacked, go_backwards=backwards,
-                       return_sequences=True, return_state=True, jit_loops=_jit_loops(mode))
+                       return_sequences=True, return_state=True, **_modes(mode))
     layer.build((None, None, X))
     layer.set_weights([w.astype(np.float32) for w in (W_ax, W_aa, b_a)])
     assert layer.implementation.fused
@@ -180,7 +182,8 @@ def test_finite_differences_float64():
 
 
 GRU_CASES = list(itertools.product([False, True], [False, True],
-                                   ["eager", "function", "function_tf_loops", "xla"]))
+                                   ["eager", "function", "function_tf_loops",
+                                    "function_shards", "xla"]))
 
 
 @pytest.mark.parametrize("masked,backwards,mode", GRU_CASES)
@@ -197,7 +200,7 @@ def test_gru_matches_numpy_oracle(masked, backwards, mode):
     d_out, d_final = rng.standard_normal((B, T, H)), rng.standard_normal((B, H))
 
     layer = rnn_tf.RNN(H, cell="gru", go_backwards=backwards, return_sequences=True,
-                       return_state=True, jit_loops=_jit_loops(mode))
+                       return_state=True, **_modes(mode))
     layer.build((None, None, X))
     layer.set_weights([w.astype(np.float32) for w in (W, U, np.stack([b, c]))])
     assert layer.implementation.fused
@@ -269,3 +272,65 @@ def test_loops_are_compiled_when_the_time_length_is_static():
     assert not bptt._COMPILED                                # unknown length: TF loops
     with pytest.raises(ValueError, match="jit_loops must be None"):
         rnn_tf.RNN(H, jit_loops="yes")
+
+
+def test_batch_shards_decision_rule():
+    """device.shard_sizes: auto splits a static batch into one piece per core (>= 8 rows
+    each) only when the loops are compiled, inside a graph and outside a caller's XLA
+    function; an int forces uneven pieces; an unknown batch stays whole."""
+    from rnn_tf import device
+    n = min(device.cpu_cores(), 32 // device.MIN_SHARD_ROWS)
+    seen = {}
+    tf.function(lambda: seen.update(graph=device.shard_sizes(None, 32, True),
+                                    not_compiled=device.shard_sizes(None, 32, False),
+                                    small=device.shard_sizes(None, 9, True)))()
+    tf.function(lambda: seen.update(xla=device.shard_sizes(None, 32, True)),
+                jit_compile=True)()
+    assert seen["graph"] == [32 // n] * n
+    assert seen["not_compiled"] == seen["xla"] == [32]
+    assert seen["small"] == [9]                                       # < 8 rows a piece
+    assert device.shard_sizes(None, 32, True) == [32]                 # eager
+    assert device.shard_sizes(3, 7, False) == [3, 2, 2]
+    assert device.shard_sizes(5, 2, True) == [1, 1]
+    assert device.shard_sizes(2, None, True) == [None]
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="batch_shards must be None"):
+            rnn_tf.RNN(H, batch_shards=bad)
+
+
+@pytest.mark.parametrize("cell,stacked", [("vanilla", False), ("vanilla", True),
+                                          ("gru", False)])
+def test_batch_pieces_equal_one_piece(cell, stacked):
+    """Token ids (one-hot floats for the stacked form), a mask, an initial state and
+    go_backwards: four uneven pieces of a batch of 10 give the outputs, final state and
+    every gradient of the whole batch."""
+    V, Bt = 9, 10
+    rng = np.random.default_rng(3)
+    ids = tf.constant(rng.integers(0, V, (Bt, T)), tf.int32)
+    if stacked:
+        ids = tf.one_hot(ids, V)
+    mask = tf.constant(rng.random((Bt, T)) > 0.3)
+    a0 = tf.constant(rng.standard_normal((Bt, H)), tf.float32)
+    kw = dict(cell=cell, input_dim=None if stacked else V, return_sequences=True, return_state=True,
+              go_backwards=True, **({"stacked": stacked} if cell == "vanilla" else {}))
+    layers = [rnn_tf.RNN(H, batch_shards=n, **kw) for n in (1, 4)]
+    for layer in layers:
+        layer(ids)
+    pieces = []
+    unroll_piece = layers[1]._unroll_piece
+    layers[1]._unroll_piece = lambda x, *a: pieces.append(x.shape[0]) or unroll_piece(x, *a)
+    layers[1].set_weights(layers[0].get_weights())
+    res = []
+    for layer in layers:
+        @tf.function
+        def run(a0):
+            with tf.GradientTape() as tape:
+                tape.watch(a0)
+                y, final = layer(ids, initial_state=a0, mask=mask)
+                loss = tf.reduce_sum(tf.sin(y)) + tf.reduce_sum(final ** 2)
+            return [y, final] + [tf.convert_to_tensor(g) for g in
+                                 tape.gradient(loss, [a0] + layer.trainable_weights)]
+        res.append(run(a0))
+    assert pieces == [3, 3, 2, 2]
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5)
