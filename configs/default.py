@@ -46,6 +46,8 @@ def get_config(variant=None):
                                          # (a fresh draw each step; needs carry_state=False)
     c.train.steps = 3000
     c.train.time_budget_s = 150.0        # stop training after this long (0 = no limit)
+    c.train.schedule = "steps"           # learning-rate decay over train.steps, or 'budget':
+                                         # by steps or the time budget, whichever is further
     c.train.learning_rate = 3e-3
     c.train.warmup_steps = 100
     c.train.clip_norm = 5.0

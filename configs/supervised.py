@@ -32,6 +32,8 @@ def base(name, task, dataset, manual_dir=""):
                                          # the longest example in the batch
     c.train.steps = 1000
     c.train.time_budget_s = 0.0          # stop training after this long (0 = no limit)
+    c.train.schedule = "steps"           # learning-rate decay over train.steps, or 'budget':
+                                         # by steps or the time budget, whichever is further
     c.train.learning_rate = 3e-3
     c.train.warmup_steps = 50
     c.train.clip_norm = 5.0

@@ -45,12 +45,54 @@ def build_model(config, vocab_size):
                          output_dropout=m.output_dropout, name="char_lm")
 
 
+class BudgetSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """A step schedule that also runs by the clock, for runs bounded by a time budget.
+
+    At optimizer step s, after a fraction f of the time budget (`progress`, which the
+    training loop sets), the rate is `base(max(s, f * steps))`: the schedule follows
+    whichever is further along, so its decay ends when the budget does even when the
+    machine is slower than `steps` assumed. With f = 0 it is `base` itself.
+    """
+
+    def __init__(self, base, steps):
+        self.base, self.steps = base, int(steps)
+        self.progress = tf.Variable(0.0, trainable=False, name="budget_progress")
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        return self.base(tf.maximum(step, self.progress * float(self.steps)))
+
+    def get_config(self):
+        return {"base": keras.optimizers.schedules.serialize(self.base), "steps": self.steps}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(keras.optimizers.schedules.deserialize(config["base"]), config["steps"])
+
+
 def learning_rate(config):
+    """Warm-up and cosine decay to 5% over train.steps; with train.schedule='budget', run
+    by the step or by the fraction of train.time_budget_s spent, whichever is further
+    (`BudgetSchedule`; the training loop sets its progress)."""
     t = config.train
+    if t.schedule not in ("steps", "budget"):
+        raise common.UserError(f"train.schedule={t.schedule!r} is not known; use 'steps' "
+                               "(decay over train.steps) or 'budget' (also by the clock).")
+    if t.schedule == "budget" and not t.time_budget_s:
+        raise common.UserError("train.schedule='budget' decays by the time budget; set "
+                               "train.time_budget_s > 0 or use train.schedule='steps'.")
     warmup = min(t.warmup_steps, max(t.steps - 1, 0))
-    return keras.optimizers.schedules.CosineDecay(
+    base = keras.optimizers.schedules.CosineDecay(
         0.0 if warmup else t.learning_rate, max(t.steps - warmup, 1), alpha=0.05,
         warmup_target=t.learning_rate if warmup else None, warmup_steps=warmup)
+    return BudgetSchedule(base, t.steps) if t.schedule == "budget" else base
+
+
+def tick_budget(schedule, start_time, budget_s):
+    """Sets a BudgetSchedule's progress to the fraction of `budget_s` spent since
+    `start_time` (this run's clock, as the time budget counts it); else does nothing."""
+    if isinstance(schedule, BudgetSchedule):
+        schedule.progress.assign(min((time.time() - start_time) / budget_s, 1.0))
 
 
 def evaluate_nats(model, arrays, batch_size=256):
@@ -211,7 +253,8 @@ def run(config, workdir, resume=False, log=print):
     model = build_model(config, len(vocab))
     B = t.batch_size
     model(tf.zeros([B, 2], tf.int32))
-    optimizer = keras.optimizers.Adam(learning_rate(config))
+    schedule = learning_rate(config)
+    optimizer = keras.optimizers.Adam(schedule)
     optimizer.build(model.trainable_variables)
     carry = [[tf.Variable(s, trainable=False) for s in layer]
              for layer in model.zero_state(B)]
@@ -267,6 +310,7 @@ def run(config, workdir, resume=False, log=print):
     stopped = "steps"
     while int(step) < t.steps:
         x, y, m, r = next_batch(iterator, step)
+        tick_budget(schedule, start_time, t.time_budget_s)
         views = (int(step) + 1) % t.histogram_every == 0 or int(step) + 1 == t.steps
         result = step_fn(x, y, m, r, views)
         loss, norm = result[:2]

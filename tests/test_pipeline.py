@@ -253,6 +253,62 @@ def test_time_budget_stop_evaluates_the_last_step(tmp_path):
     assert os.path.exists(os.path.join(workdir, "train", "best.weights.h5"))
 
 
+def test_budget_schedule_runs_by_steps_or_clock_whichever_is_further():
+    """BudgetSchedule gives base(max(step, progress * steps)); tick_budget sets progress
+    to the fraction of the budget spent, at most 1."""
+    base = tf.keras.optimizers.schedules.CosineDecay(1.0, 100, alpha=0.05)
+    sched = trainer.BudgetSchedule(base, 100)
+    assert np.isclose(float(sched(30)), float(base(30)))              # progress 0
+    sched.progress.assign(0.5)
+    assert np.isclose(float(sched(10)), float(base(50)))              # the clock leads
+    assert np.isclose(float(sched(80)), float(base(80)))              # the steps lead
+    trainer.tick_budget(sched, time.time() - 30.0, 10.0)              # over budget
+    assert float(sched.progress) == 1.0 and np.isclose(float(sched(0)), 0.05)
+    clone = trainer.BudgetSchedule.from_config(sched.get_config())
+    assert np.isclose(float(clone(40)), float(base(40)))
+
+
+def _logged(workdir, tag):
+    path = os.path.join(workdir, "train", "logs", "train")
+    values = []
+    for name in sorted(os.listdir(path)):
+        for event in tf.compat.v1.train.summary_iterator(os.path.join(path, name)):
+            values += [(event.step, float(tf.make_ndarray(v.tensor)))
+                       for v in event.summary.value if v.tag == tag]
+    return sorted(values)
+
+
+@pytest.mark.parametrize("schedule", ["steps", "budget"])
+def test_budget_schedule_decays_by_the_end_of_the_time_budget(schedule, tmp_path):
+    """With far more steps than the budget allows, 'budget' has decayed the learning rate
+    by the end of the budget; 'steps' is still near its peak."""
+    workdir = str(tmp_path / "run")
+    config = tiny(**{"train.steps": 100000, "train.time_budget_s": 8.0,
+                     "train.warmup_steps": 10, "train.log_every": 5,
+                     "train.schedule": schedule, "train.eval_every": 100000,
+                     "train.checkpoint_every": 100000, "train.sample_every": 100000,
+                     "train.histogram_every": 100000})
+    run_pipeline(config, workdir, ["ingest", "transform", "train"], log=lambda *a: None)
+    assert common.read_manifest(workdir, "train")["metrics"]["stopped_by"] == "time_budget"
+    lr = _logged(workdir, "learning_rate")
+    peak = config.train.learning_rate
+    if schedule == "budget":
+        assert lr[-1][1] < 0.5 * peak and all(b <= a + 1e-9 for (_, a), (_, b) in
+                                               zip(lr[1:], lr[2:]))  # decays after warm-up
+    else:
+        assert lr[-1][1] > 0.99 * peak
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"train.schedule": "clock"}, "train.schedule='clock' is not known"),
+    ({"train.schedule": "budget", "train.time_budget_s": 0.0}, "set train.time_budget_s"),
+])
+def test_bad_schedule_settings_are_user_errors(overrides, message, tmp_path):
+    with pytest.raises(common.UserError, match=message):
+        run_pipeline(tiny(**overrides), str(tmp_path / "w"), ["ingest", "transform", "train"],
+                     log=lambda *a: None)
+
+
 def test_corrupt_checkpoint_falls_back_to_the_previous(tmp_path):
     workdir = str(tmp_path / "run")
     config = tiny(**{"train.steps": 20, "train.interrupt_after_steps": 20})

@@ -29,7 +29,7 @@ import tensorflow as tf
 
 from pipelines import common, ingest, text
 from pipelines.trainer import (Diverged, Progress, _save_best, checkpoint_manager,
-                               count_parameters, learning_rate, open_writers)
+                               count_parameters, learning_rate, open_writers, tick_budget)
 
 SPLITS = ("train", "validation", "test")
 
@@ -205,7 +205,8 @@ def train(task, config, workdir, resume=False, log=print):
     keras.utils.set_random_seed(t.seed)
     model = build(task, workdir)
     features = {s: load_features(workdir, s) for s in ("train", "validation")}
-    optimizer = keras.optimizers.Adam(learning_rate(config))
+    schedule = learning_rate(config)
+    optimizer = keras.optimizers.Adam(schedule)
     dataset = task.dataset(features["train"], t.batch_size, shuffle=True, repeat=True)
     iterator = iter(dataset)
     first = next(iter(task.dataset(features["train"], 2)))
@@ -241,6 +242,7 @@ def train(task, config, workdir, resume=False, log=print):
     stopped = "steps"
     while int(step) < t.steps:
         batch = next(iterator)
+        tick_budget(schedule, start_time, t.time_budget_s)
         loss, norm, metrics = step_fn(batch)
         if not np.isfinite(float(loss)):
             raise Diverged(
