@@ -101,7 +101,7 @@ class RNN(keras.layers.Layer):
         dependent products would use one core. None (auto): one piece per CPU core, at
         least `device.MIN_SHARD_ROWS` rows each, when the loops are compiled
         (`jit_loops`) and the layer is not inside a caller's own XLA function
-        (`device.batch_shards`); an int forces it. Needs a static batch size (otherwise
+        (`device.shard_sizes`); an int forces it. Needs a static batch size (otherwise
         one piece). The result is the same as one piece up to float rounding.
       kernel_initializer, recurrent_initializer, bias_initializer, *_regularizer,
       *_constraint: for W_ax, W_aa, b_a, as in Keras.
