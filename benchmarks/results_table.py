@@ -31,6 +31,8 @@ TASKS = {
                         [("char_lm", {"cell": "SimpleRNN", "units": 512})]),
     "char_lm_gru": ("configs/char_lm_shakespeare_gru.py", "tiny_shakespeare",
                     "nats_per_char", False, [("char_lm", {"cell": "GRU", "units": 512})]),
+    "char_lm_deep": ("configs/char_lm_shakespeare_deep.py", "tiny_shakespeare",
+                     "nats_per_char", False, [("char_lm", {"cell": "GRU", "units": 512})]),
     "sentiment": ("configs/sentiment.py", "sentiment_labelled_sentences", "accuracy", True,
                   [("sentiment_bigru", {}), ("sentiment_tfidf", {})]),
     "upos": ("configs/upos.py", "ud_english_ewt (test = dev)", "accuracy", True,
@@ -122,7 +124,8 @@ def model_description(task):
     module = importlib.import_module(config_path[:-3].replace("/", "."))
     m = module.get_config().model
     return ", ".join(f"{k}={v}" for k, v in m.items() if k in (
-        "cell", "units", "num_layers", "bidirectional", "char_units", "attention"))
+        "cell", "units", "num_layers", "bidirectional", "char_units", "attention") or (
+        k in ("residual", "dropout", "output_dropout") and v))
 
 
 def write_readme(results):

@@ -350,21 +350,25 @@ class RNN(keras.layers.Layer):
             self.jit_loops, inputs.shape[1])
         sizes = device.shard_sizes(self.batch_shards, inputs.shape[0], compiled)
         if len(sizes) == 1:
-            return self._unroll_piece(inputs, initial_state, mask, training)
+            return self._unroll_piece(inputs, initial_state, mask, training, compiled)
         split = lambda t: tf.split(t, sizes, axis=0)
         pieces = zip(split(inputs), zip(*[split(s) for s in initial_state]),
                      split(mask) if mask is not None else [None] * len(sizes))
-        outs = [self._unroll_piece(x, list(a0), m, training) for x, a0, m in pieces]
+        outs = [self._unroll_piece(x, list(a0), m, training, compiled)
+                for x, a0, m in pieces]
         return (tf.concat([o[0] for o in outs], 0),
                 [tf.concat(list(s), 0) for s in zip(*[o[1] for o in outs])])
 
-    def _unroll_piece(self, inputs, initial_state, mask, training):
+    def _unroll_piece(self, inputs, initial_state, mask, training, compiled):
         """Runs the cell over time. Batch-major in and out; time-major inside.
 
         Args:
           inputs: <float>[B, T, X] or <int32>[B, T].
           initial_state: list of <float>[B, H], one per cell state.
           mask: <bool>[B, T] or None.
+          training: passed to a generic cell's call.
+          compiled: bool, whether the fused kernel's loops are XLA-compiled functions
+            (`device.compile_loops`, decided once in `_unroll` for all pieces).
         Returns:
           output_sequence <float>[B, T, H] (zeros at padded steps), final_state: list of
           <float>[B, H].
@@ -377,7 +381,7 @@ class RNN(keras.layers.Layer):
             m = None if m is None else tf.reverse(m, [0])
         if self._implementation.fused:
             a0 = initial_state[0]
-            A = self._fused(x, a0, m)                                   # (T, B, H)
+            A = self._fused(x, a0, m, compiled)                         # (T, B, H)
             if A.shape[0] is not None and A.shape[0] > 0:
                 final_state = [A[-1]]
             else:   # time unknown here (or 0): a sequence of length 0 ends in a<0>
@@ -387,9 +391,8 @@ class RNN(keras.layers.Layer):
         output_sequence = A if m is None else tf.where(m, A, tf.zeros_like(A))
         return tf.transpose(output_sequence, [1, 0, 2]), final_state     # (B, T, H)
 
-    def _fused(self, x, a0, m):
+    def _fused(self, x, a0, m, compiled):
         cell = self.cell
-        compiled = device.compile_loops(self.jit_loops, x.shape[0])
         if isinstance(cell, cells.GRUCell):
             weights = cell.weight_tensors(self.compute_dtype)
             xp = cell.project_inputs(x, weights)                          # (T, B, 3H), hoisted
