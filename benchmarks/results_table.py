@@ -3,7 +3,7 @@ the task under the same wall-time budget on the same transform artifacts, and wr
 README's results table (between the `results:start`/`results:end` markers) and
 benchmarks/results.json.
 
-    python benchmarks/results_table.py                      # every task (~2 h on 2 cores)
+    python benchmarks/results_table.py                      # every task (~3 h on 2 cores)
     python benchmarks/results_table.py --task=sentiment     # one task; others are kept
     python benchmarks/results_table.py --list
 
