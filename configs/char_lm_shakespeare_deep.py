@@ -18,10 +18,11 @@ The project's floor for the best char LM is validation <= 1.45 within 20 minutes
 by 0.003 in that run. A probe of the same settings earlier in the session, in a slower
 phase of the machine (5,123 steps), gave 1.457 / 1.579.
 Other 20-min probes, the same session (`python -m pipelines.train
---config=configs/char_lm_shakespeare.py --config.train.time_budget_s=1200 ...`): three layers of 256 without dropout (the 8-min
-config, 10,331 steps) 1.465 / 1.624, with dropout 0.2 stopped early (behind by 0.09 at
-step 5,000); four layers of 384 (4,042 steps) 1.467 / 1.583; lr 2e-3 (5,826 steps)
-1.463 / 1.579; batches of 64 gave no more characters per second than 32 at this width.
+--config=configs/char_lm_shakespeare.py --config.train.time_budget_s=1200 ...`): three
+layers of 256 without dropout (the 8-min config, 10,331 steps) 1.465 / 1.624, with
+dropout 0.2 stopped early (behind by 0.09 at step 5,000); four layers of 384 (4,042
+steps) 1.467 / 1.583; lr 2e-3 (5,826 steps) 1.463 / 1.579; batches of 64 gave no more
+characters per second than 32 at this width.
 """
 
 from configs import char_lm_shakespeare
