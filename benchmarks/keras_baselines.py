@@ -3,6 +3,11 @@ artifacts (same vocabularies, same splits, same metrics) under a wall-time budge
 
 Adam 1e-3, clipnorm 5, no tuning, as in the issue's orientation table. Each function
 returns {"model", "parameters", "train_seconds", "validation": {...}, "test": {...}}.
+
+ARTIFACTS_ONLY names the functions whose result depends on nothing but the transform
+artifacts, `config.train.batch_size`, the budget and their keyword arguments (not on
+`config.model`): results_table.py trains one of them once per run when two tasks ask for it
+with equal inputs.
 """
 
 import math
@@ -14,6 +19,10 @@ import tensorflow as tf
 
 from pipelines import ingest, transform
 from pipelines.tasks import base
+
+
+ARTIFACTS_ONLY = frozenset({"char_lm", "sentiment_bigru", "sentiment_tfidf", "upos_bilstm",
+                            "music_gru"})
 
 
 class Budget(keras.callbacks.Callback):

@@ -3,15 +3,22 @@ the task under the same wall-time budget on the same transform artifacts, and wr
 README's results table (between the `results:start`/`results:end` markers) and
 benchmarks/results.json.
 
-    python benchmarks/results_table.py                      # every task (~3 h on 2 cores)
+    python benchmarks/results_table.py                      # every task, a full refresh
     python benchmarks/results_table.py --task=sentiment     # one task; others are kept
     python benchmarks/results_table.py --list
 
 Each row: task, data, model, parameters, wall time of our pipeline (all stages), our
 validation and test metric, the Keras baseline's, and the command that made our row.
+
+Within one run, a baseline that two tasks ask for with equal inputs (the same function and
+arguments, budget, batch size and transform artifacts; only for the functions in
+keras_baselines.ARTIFACTS_ONLY) is trained once and its result given to both rows: the
+GRU and deep char LMs share keras GRU(512) at 20 min. A run of every task records its
+wall time in results.json (`_full_refresh`) and under the table.
 """
 
 import argparse
+import hashlib
 import importlib
 import json
 import os
@@ -70,7 +77,32 @@ def run_ours(task):
             "test": metrics["test"], "tail": proc.stdout.strip().splitlines()[-6:]}
 
 
-def run_baselines(task):
+def artifacts_digest(workdir):
+    """sha256 of a workdir's transform artifacts (vocabulary and arrays), not of the
+    files: np.savez stamps its zip members with the time of writing."""
+    from pipelines import transform
+    vocab, arrays = transform.load(workdir)
+    h = hashlib.sha256(json.dumps(vocab, sort_keys=True, default=str).encode())
+    for split in sorted(arrays):
+        for name in sorted(arrays[split]):
+            a = arrays[split][name]
+            h.update(f"{split}/{name}/{a.dtype}/{a.shape}".encode())
+            h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def baseline_key(fn_name, kwargs, budget, batch_size, digest):
+    """What a shareable baseline's result depends on, as a hashable value."""
+    return (fn_name, json.dumps(kwargs, sort_keys=True), float(budget), int(batch_size),
+            digest)
+
+
+def run_baselines(task, shared=None):
+    """Trains and evaluates TASKS[task]'s baselines on the task's transform artifacts.
+
+    shared: a dict kept across the tasks of one run, baseline_key -> (task, row); a
+    baseline found there is not trained again (its row says which task's run made it).
+    """
     from benchmarks import keras_baselines
     from pipelines import tasks
     config_path, _, _, _, baselines = TASKS[task]
@@ -80,12 +112,24 @@ def run_baselines(task):
     workdir = workdir_of(task)
     rows = []
     for fn_name, kwargs in baselines:
+        key = None
+        if shared is not None and fn_name in keras_baselines.ARTIFACTS_ONLY:
+            key = baseline_key(fn_name, kwargs, budget, config.train.batch_size,
+                               artifacts_digest(workdir))
+            if key in shared:
+                source, row = shared[key]
+                rows.append(dict(row, shared_from=source))
+                continue
         fn = getattr(keras_baselines, fn_name)
         t = tasks.get(config)
         if t is not None:
             kwargs = dict(kwargs, task=t)
+        start = time.time()
         rows.append(fn(config, workdir, budget, **kwargs))
         rows[-1]["budget_seconds"] = budget
+        rows[-1]["wall_seconds"] = round(time.time() - start, 1)
+        if key is not None:
+            shared[key] = (task, rows[-1])
     return rows
 
 
@@ -113,9 +157,15 @@ def table(results):
                 f"| {task} | {data} | {r['model']} | {o['parameters']:,} | "
                 f"{o['wall_seconds'] / 60:.1f} min | {metric} | "
                 f"{_fmt(o['validation'][metric], metric)} / {_fmt(o['test'][metric], metric)} | "
-                f"{b['model']}, {b['budget_seconds'] / 60:.0f} min | {b['parameters']:,} | "
+                f"{b['model']}, {b['budget_seconds'] / 60:.0f} min"
+                f"{' (the ' + b['shared_from'] + ' run)' if b.get('shared_from') else ''} | "
+                f"{b['parameters']:,} | "
                 f"{_fmt(b['validation'][metric], metric)} / {_fmt(b['test'][metric], metric)} | "
                 f"{'yes' if better else 'no'} | `{o['command']}` |")
+    refresh = results.get("_full_refresh")
+    if refresh:
+        lines.append(f"\nLast full refresh (every task, ours and the baselines): "
+                     f"{refresh['wall_seconds'] / 60:.0f} min on 2 cores, {refresh['date']}.")
     return "\n".join(lines)
 
 
@@ -162,6 +212,9 @@ def main():
     if os.path.exists(RESULTS):
         with open(RESULTS) as f:
             results = json.load(f)
+    full = not args.task and not args.no_baselines and not args.baselines_only
+    shared = {}
+    run_start = time.time()
     for task in args.task or list(TASKS):
         if args.baselines_only and task in results:
             ours = results[task]["ours"]
@@ -174,18 +227,27 @@ def main():
             baselines = results[task]["baselines"]
         else:
             print(f"[{task}] Keras baseline(s) ...", flush=True)
-            baselines = run_baselines(task)
+            baselines = run_baselines(task, shared)
             for b in baselines:
                 print(f"  {b['model']}: {b['validation']} / {b['test']}", flush=True)
         results[task] = {"model": model_description(task), "ours": ours,
                          "baselines": baselines,
                          "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
-        tmp = RESULTS + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(results, f, indent=1, sort_keys=True, default=str)
-        os.replace(tmp, RESULTS)
-        write_readme(results)
+        if full and task == list(TASKS)[-1]:
+            results["_full_refresh"] = {
+                "wall_seconds": round(time.time() - run_start, 1), "tasks": list(TASKS),
+                "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
+        save(results)
     print(table(results))
+    print(f"this run: {(time.time() - run_start) / 60:.1f} min")
+
+
+def save(results):
+    tmp = RESULTS + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(results, f, indent=1, sort_keys=True, default=str)
+    os.replace(tmp, RESULTS)
+    write_readme(results)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def get_config(variant=None):
     c.train.checkpoint_every = 1000
     c.train.eval_every = 250
     c.train.early_stopping_patience = 5
-    c.train.time_budget_s = 240.0
+    c.train.time_budget_s = 180.0
     c.eval.bless_threshold = 10.0        # validation nats per step (lower is better)
     if variant == "tiny":
         supervised.shrink(c)

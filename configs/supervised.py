@@ -66,4 +66,5 @@ def shrink(c, steps=30):
     c.train.eval_every = 10
     c.train.histogram_every = 10
     c.train.time_budget_s = 0.0
+    c.train.schedule = "steps"
     return c

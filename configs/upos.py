@@ -42,7 +42,8 @@ def get_config(variant=None):
     c.train.eval_every = 250
     c.train.checkpoint_every = 250
     c.train.early_stopping_patience = 4
-    c.train.time_budget_s = 480.0
+    c.train.time_budget_s = 360.0
+    c.train.schedule = "budget"          # the decay ends with the budget, not at step 4,000
     c.eval.bless_threshold = 0.90        # validation token accuracy
     c.export.examples = ("I saw the runaway snarfblat near Oakbridge yesterday .",
                          "Can you email me the tickets ?")

@@ -1,0 +1,85 @@
+"""benchmarks/results_table.py: shared baselines within a run, the artifact digest, the
+table it writes."""
+
+import json
+import os
+import time
+
+import numpy as np
+
+from benchmarks import keras_baselines
+from benchmarks import results_table as rt
+
+
+def _write_artifacts(workdir, train):
+    out = os.path.join(workdir, "transform")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "vocab.json"), "w") as f:
+        json.dump(["a", "b"], f)
+    for split in ("train", "validation", "test"):
+        np.savez(os.path.join(out, f"{split}.npz"), inputs=train)
+
+
+def test_digest_follows_the_arrays_not_the_file_times(tmp_path):
+    _write_artifacts(str(tmp_path), np.arange(6, dtype=np.int32))
+    first = rt.artifacts_digest(str(tmp_path))
+    time.sleep(2.1)      # zip members carry a 2-s resolution time stamp
+    _write_artifacts(str(tmp_path), np.arange(6, dtype=np.int32))
+    assert rt.artifacts_digest(str(tmp_path)) == first
+    _write_artifacts(str(tmp_path), np.arange(1, 7, dtype=np.int32))
+    assert rt.artifacts_digest(str(tmp_path)) != first
+
+
+def test_equal_baselines_train_once_per_run(monkeypatch):
+    calls = []
+
+    def fake_char_lm(config, workdir, budget, cell="SimpleRNN", units=512):
+        calls.append((workdir, cell, units, budget))
+        return {"model": f"{cell}({units})", "parameters": 1, "train_seconds": budget,
+                "validation": {"nats_per_char": 1.5}, "test": {"nats_per_char": 1.6}}
+
+    monkeypatch.setattr(keras_baselines, "char_lm", fake_char_lm)
+    monkeypatch.setattr(rt, "artifacts_digest", lambda workdir: "same")
+    shared = {}
+    gru = rt.run_baselines("char_lm_gru", shared)
+    deep = rt.run_baselines("char_lm_deep", shared)
+    assert len(calls) == 1
+    assert deep[0]["shared_from"] == "char_lm_gru"
+    assert deep[0]["validation"] == gru[0]["validation"]
+    assert "shared_from" not in gru[0] and gru[0]["wall_seconds"] >= 0
+    # a different budget, batch size or data is a different baseline
+    rt.run_baselines("char_lm_vanilla", shared)
+    assert len(calls) == 2
+    monkeypatch.setattr(rt, "artifacts_digest", lambda workdir: "other")
+    rt.run_baselines("char_lm_deep", shared)
+    assert len(calls) == 3
+    # without a shared dict (one task per run) every baseline trains
+    rt.run_baselines("char_lm_deep")
+    assert len(calls) == 4
+
+
+def test_baselines_that_read_the_model_config_are_never_shared():
+    for _, (_, _, _, _, baselines) in rt.TASKS.items():
+        for fn_name, _ in baselines:
+            source = open(keras_baselines.__file__).read()
+            body = source.split(f"def {fn_name}(")[1].split("\ndef ")[0]
+            if fn_name in keras_baselines.ARTIFACTS_ONLY:
+                assert "config.model" not in body, fn_name
+
+
+def test_table_names_a_shared_baseline_and_the_full_refresh():
+    row = {"wall_seconds": 600.0, "parameters": 10, "validation": {"nats_per_char": 1.4},
+           "test": {"nats_per_char": 1.5}, "command": "python -m pipelines.train ..."}
+    base = {"model": "Embedding(64) + GRU(512)", "parameters": 20, "budget_seconds": 1200.0,
+            "validation": {"nats_per_char": 1.5}, "test": {"nats_per_char": 1.6}}
+    results = {
+        "char_lm_gru": {"model": "cell=gru", "ours": row, "baselines": [base]},
+        "char_lm_deep": {"model": "cell=vanilla", "ours": row,
+                         "baselines": [dict(base, shared_from="char_lm_gru")]},
+        "_full_refresh": {"wall_seconds": 7260.0, "date": "2026-11-26 20:00"}}
+    text = rt.table(results)
+    lines = [l for l in text.splitlines() if l.startswith("| char_lm")]
+    assert len(lines) == 2
+    assert "(the char_lm_gru run)" in lines[1] and "run)" not in lines[0]
+    assert all("| yes |" in l for l in lines)
+    assert "Last full refresh (every task, ours and the baselines): 121 min" in text
