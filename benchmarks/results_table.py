@@ -78,16 +78,27 @@ def run_ours(task):
 
 
 def artifacts_digest(workdir):
-    """sha256 of a workdir's transform artifacts (vocabulary and arrays), not of the
-    files: np.savez stamps its zip members with the time of writing."""
-    from pipelines import transform
-    vocab, arrays = transform.load(workdir)
-    h = hashlib.sha256(json.dumps(vocab, sort_keys=True, default=str).encode())
-    for split in sorted(arrays):
-        for name in sorted(arrays[split]):
-            a = arrays[split][name]
-            h.update(f"{split}/{name}/{a.dtype}/{a.shape}".encode())
-            h.update(a.tobytes())
+    """sha256 of a workdir's transform artifacts: every file of the stage but its manifest
+    (which holds times), .npz files by their arrays (np.savez stamps its zip members with
+    the time of writing), other files by their bytes."""
+    import numpy as np
+    from pipelines import common
+    out = common.stage_dir(workdir, "transform")
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(out)):
+        path = os.path.join(out, name)
+        if name == "manifest.json" or not os.path.isfile(path):
+            continue
+        h.update(name.encode())
+        if name.endswith(".npz"):
+            with np.load(path) as arrays:
+                for key in sorted(arrays.files):
+                    a = arrays[key]
+                    h.update(f"{key}/{a.dtype}/{a.shape}".encode())
+                    h.update(np.ascontiguousarray(a).tobytes())
+        else:
+            with open(path, "rb") as f:
+                h.update(f.read())
     return h.hexdigest()
 
 
@@ -162,6 +173,22 @@ def table(results):
                 f"{b['parameters']:,} | "
                 f"{_fmt(b['validation'][metric], metric)} / {_fmt(b['test'][metric], metric)} | "
                 f"{'yes' if better else 'no'} | `{o['command']}` |")
+    total, unrecorded = 0.0, []
+    for task in TASKS:
+        if task not in results:
+            continue
+        total += results[task]["ours"]["wall_seconds"]
+        for b in results[task]["baselines"]:
+            if b.get("shared_from"):
+                continue
+            if b.get("wall_seconds") is None:
+                unrecorded.append(task)
+            total += b.get("wall_seconds") or b["budget_seconds"]
+    if total:
+        note = (f"; {', '.join(sorted(set(unrecorded)))}: baseline wall not recorded, "
+                f"counted at its budget" if unrecorded else "")
+        lines.append(f"\nSum of the rows' wall times (ours and the baselines, a shared "
+                     f"baseline once): {total / 60:.0f} min{note}.")
     refresh = results.get("_full_refresh")
     if refresh:
         lines.append(f"\nLast full refresh (every task, ours and the baselines): "

@@ -30,6 +30,22 @@ def test_digest_follows_the_arrays_not_the_file_times(tmp_path):
     assert rt.artifacts_digest(str(tmp_path)) != first
 
 
+def test_digest_reads_the_supervised_tasks_layout(tmp_path):
+    """The supervised tasks keep meta.json (not vocab.json) beside the arrays; the
+    manifest's times do not count, the metadata does."""
+    out = tmp_path / "transform"
+    out.mkdir()
+    for split in ("train", "validation", "test"):
+        np.savez(str(out / f"{split}.npz"), ids=np.arange(4))
+    (out / "meta.json").write_text('{"vocab": ["a"]}')
+    (out / "manifest.json").write_text('{"finished": "1"}')
+    first = rt.artifacts_digest(str(tmp_path))
+    (out / "manifest.json").write_text('{"finished": "2"}')
+    assert rt.artifacts_digest(str(tmp_path)) == first
+    (out / "meta.json").write_text('{"vocab": ["b"]}')
+    assert rt.artifacts_digest(str(tmp_path)) != first
+
+
 def test_equal_baselines_train_once_per_run(monkeypatch):
     calls = []
 
@@ -83,3 +99,6 @@ def test_table_names_a_shared_baseline_and_the_full_refresh():
     assert "(the char_lm_gru run)" in lines[1] and "run)" not in lines[0]
     assert all("| yes |" in l for l in lines)
     assert "Last full refresh (every task, ours and the baselines): 121 min" in text
+    # 10 + 20 min for char_lm_gru (no baseline wall: its budget), 10 for char_lm_deep
+    assert ("Sum of the rows' wall times (ours and the baselines, a shared baseline "
+            "once): 40 min; char_lm_gru: baseline wall not recorded") in text
