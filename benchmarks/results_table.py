@@ -22,6 +22,7 @@ import hashlib
 import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -58,15 +59,26 @@ def workdir_of(task):
 
 
 def run_ours(task):
+    """Runs the task's pipeline from nothing: into a fresh directory that replaces the
+    task's workdir only when the run succeeds. (In the old workdir the pipeline would
+    find its finished stages for the same config and skip them.)"""
     config_path = TASKS[task][0]
     workdir = workdir_of(task)
+    fresh = workdir + ".new"
+    shutil.rmtree(fresh, ignore_errors=True)
     cmd = [sys.executable, "-m", "pipelines.train", f"--config={config_path}",
-           f"--workdir={workdir}", "--overwrite"]
+           f"--workdir={fresh}"]
     start = time.time()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     wall = time.time() - start
     if proc.returncode:
-        raise SystemExit(f"{task}: the pipeline failed:\n{proc.stderr[-3000:]}")
+        raise SystemExit(f"{task}: the pipeline failed (its run is in {fresh}):\n"
+                         f"{proc.stderr[-3000:]}")
+    if os.path.exists(workdir):
+        shutil.rmtree(workdir + ".old", ignore_errors=True)
+        os.replace(workdir, workdir + ".old")
+    os.replace(fresh, workdir)
+    shutil.rmtree(workdir + ".old", ignore_errors=True)
     from pipelines import common
     metrics = common.read_json(os.path.join(workdir, "evaluate", "metrics.json"))
     train = common.read_manifest(workdir, "train")["metrics"]

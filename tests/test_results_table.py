@@ -102,3 +102,44 @@ def test_table_names_a_shared_baseline_and_the_full_refresh():
     # 10 + 20 min for char_lm_gru (no baseline wall: its budget), 10 for char_lm_deep
     assert ("Sum of the rows' wall times (ours and the baselines, a shared baseline "
             "once): 40 min; char_lm_gru: baseline wall not recorded") in text
+
+
+def test_ours_runs_from_nothing_and_replaces_the_workdir_only_on_success(tmp_path, monkeypatch):
+    """A refresh must train again: in the old workdir the pipeline would find its finished
+    stages for the same config and skip them."""
+    import subprocess
+    import types
+    import pytest
+
+    workdir = str(tmp_path / "upos")
+    monkeypatch.setattr(rt, "workdir_of", lambda task: workdir)
+    os.makedirs(os.path.join(workdir, "train"))
+    open(os.path.join(workdir, "train", "stale"), "w").close()
+    seen = []
+
+    def fake_run(cmd, cwd, capture_output, text, rc=0):
+        target = [a for a in cmd if a.startswith("--workdir=")][0].split("=", 1)[1]
+        seen.append(target)
+        assert not os.path.exists(target)          # nothing of an earlier run
+        for stage, name, body in (("evaluate", "metrics.json",
+                                   {"validation": {"accuracy": 0.9}, "test": {"accuracy": 0.8}}),
+                                  ("train", "manifest.json",
+                                   {"metrics": {"train_seconds": 1.0, "parameters": 3}})):
+            os.makedirs(os.path.join(target, stage), exist_ok=True)
+            with open(os.path.join(target, stage, name), "w") as f:
+                json.dump(body, f)
+        return types.SimpleNamespace(returncode=rc, stdout="done\n", stderr="boom")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    row = rt.run_ours("upos")
+    assert seen[0] != workdir and row["test"] == {"accuracy": 0.8}
+    assert not os.path.exists(os.path.join(workdir, "train", "stale"))
+    assert os.path.exists(os.path.join(workdir, "evaluate", "metrics.json"))
+    assert not os.path.exists(workdir + ".new") and not os.path.exists(workdir + ".old")
+
+    # a failed run leaves the previous workdir as it was
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: fake_run(*a, **k, rc=1))
+    open(os.path.join(workdir, "train", "kept"), "w").close()
+    with pytest.raises(SystemExit, match="the pipeline failed"):
+        rt.run_ours("upos")
+    assert os.path.exists(os.path.join(workdir, "train", "kept"))
