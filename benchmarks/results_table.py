@@ -134,11 +134,12 @@ def run_baselines(task, shared=None):
     budget = config.train.time_budget_s
     workdir = workdir_of(task)
     rows = []
+    digest = None                        # read the artifacts once per task, if at all
     for fn_name, kwargs in baselines:
         key = None
         if shared is not None and fn_name in keras_baselines.ARTIFACTS_ONLY:
-            key = baseline_key(fn_name, kwargs, budget, config.train.batch_size,
-                               artifacts_digest(workdir))
+            digest = digest or artifacts_digest(workdir)
+            key = baseline_key(fn_name, kwargs, budget, config.train.batch_size, digest)
             if key in shared:
                 source, row = shared[key]
                 rows.append(dict(row, shared_from=source))
