@@ -46,4 +46,8 @@ def get_config(variant=None):
     c.model.dropout = 0.1
     c.model.output_dropout = 0.1
     c.train.time_budget_s = 1200.0
+    # validate, select and export the moving average of the weights: in one 20-min run
+    # (ninth session, 5,746 steps) it scored 1.4478 where the raw weights scored 1.4505,
+    # and 0.03-0.04 better mid-run (steps 2,000-3,000), while the learning rate is high
+    c.train.ema_decay = 0.998
     return c

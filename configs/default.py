@@ -52,6 +52,8 @@ def get_config(variant=None):
     c.train.learning_rate = 3e-3
     c.train.warmup_steps = 100
     c.train.clip_norm = 5.0
+    c.train.ema_decay = 0.0              # >0: validate, select and export the moving
+                                         # average of the weights (Polyak averaging)
     c.train.seed = 0
     c.train.jit_compile = True
     c.train.log_every = 50

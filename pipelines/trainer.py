@@ -9,6 +9,11 @@ TensorBoard (`<workdir>/train/logs/{train,validation}`): loss, nats/char, bits/c
 gradient global norm, parameter norm, learning rate, tokens/s; histograms of weights and
 hidden activations; generated samples as text; the config as hparams; and an image of
 |dL/da<t>| for every step t of a window (how far back the gradient reaches).
+
+With `train.ema_decay` > 0 the trainer also keeps an exponential moving average of the
+weights (Polyak averaging, `e <- d e + (1 - d) w` after every update). Validation then
+scores, selects and saves the averaged weights, and logs the raw weights' score beside them
+(`validation/nats_per_char_without_ema`), so one run shows what the average is worth.
 """
 
 import io
@@ -93,6 +98,14 @@ def tick_budget(schedule, start_time, budget_s):
     `start_time` (this run's clock, as the time budget counts it); else does nothing."""
     if isinstance(schedule, BudgetSchedule):
         schedule.progress.assign(min((time.time() - start_time) / budget_s, 1.0))
+
+
+def _swap(variables, others):
+    """Exchanges the values of two lists of variables of equal shapes."""
+    for v, o in zip(variables, others):
+        value = tf.identity(v)
+        v.assign(o)
+        o.assign(value)
 
 
 def evaluate_nats(model, arrays, batch_size=256):
@@ -269,8 +282,16 @@ def run(config, workdir, resume=False, log=print):
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step,
                                      iterator=iterator, carry=carry, best=best,
                                      bad_evals=bad_evals)
-    manager = checkpoint_manager(checkpoint, out, t, resume, log, step)
     variables = model.trainable_variables
+    if not 0.0 <= t.ema_decay < 1.0:
+        raise common.UserError(f"train.ema_decay={t.ema_decay} is out of range; use 0 (off) "
+                               "or a decay in (0, 1) such as 0.998.")
+    # the averaged weights, in the checkpoint so that a resume continues the average
+    ema = [tf.Variable(v, trainable=False, name="ema/" + v.name) for v in variables
+           ] if t.ema_decay else []
+    if ema:
+        checkpoint.ema = ema
+    manager = checkpoint_manager(checkpoint, out, t, resume, log, step)
 
     def train_step(x, y, m, reset, views):
         """One BPTT step. `views` (a Python bool: its own trace) also returns the first
@@ -291,6 +312,8 @@ def run(config, workdir, resume=False, log=print):
         # a non-finite loss updates nothing: the guard below stops the run
         grads = [tf.where(finite, g, tf.zeros_like(g)) for g in grads]
         optimizer.apply_gradients(zip(grads, variables))
+        for e, v in zip(ema, variables):
+            e.assign(t.ema_decay * e + (1.0 - t.ema_decay) * v)
         for layer_vars, layer_vals in zip(carry, final):
             for v, value in zip(layer_vars, layer_vals):
                 v.assign(tf.where(finite, value, v))
@@ -351,16 +374,23 @@ def run(config, workdir, resume=False, log=print):
                 tf.summary.text("sample", "The " + decode(vocab, ids.numpy()[0]))
         out_of_time = bool(t.time_budget_s) and time.time() - start_time >= t.time_budget_s
         if s % t.eval_every == 0 or s == t.steps or out_of_time:   # the last step counts
+            if ema:
+                raw = evaluate_nats(model, arrays["validation"])
+                _swap(variables, ema)       # the model now holds the averaged weights
             val = evaluate_nats(model, arrays["validation"])
             with writers["validation"].as_default(step=s):
                 tf.summary.scalar("nats_per_char", val)
                 tf.summary.scalar("bits_per_char", val / math.log(2))
+                if ema:
+                    tf.summary.scalar("nats_per_char_without_ema", raw)
             if val < float(best):
                 best.assign(val)
                 bad_evals.assign(0)
                 _save_best(model, out)
             else:
                 bad_evals.assign_add(1)
+            if ema:
+                _swap(variables, ema)
             if t.early_stopping_patience and int(bad_evals) >= t.early_stopping_patience:
                 stopped = "early_stopping"
         if s % t.checkpoint_every == 0 or s == t.steps or stopped != "steps":

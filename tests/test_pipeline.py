@@ -162,23 +162,68 @@ def _final_weights(config, workdir):
     return {w.path: w.numpy() for w in model.weights}
 
 
-def test_resume_after_interrupt_equals_uninterrupted_run(tmp_path):
+def _best_weights(config, workdir):
+    model, _ = trainer.load_best(config, workdir)
+    return {w.path: w.numpy() for w in model.weights}
+
+
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_resume_after_interrupt_equals_uninterrupted_run(ema_decay, tmp_path):
+    """With train.ema_decay the checkpoint carries the moving average too: the resumed
+    run selects the same averaged weights."""
     config = tiny(**{"train.steps": 30, "train.checkpoint_every": 100,
-                     "train.eval_every": 100, "train.sample_every": 100})
+                     "train.eval_every": 100, "train.sample_every": 100,
+                     "train.ema_decay": ema_decay})
     quiet = lambda *a: None
     straight = str(tmp_path / "straight")
     run_pipeline(config, straight, ["ingest", "transform", "train"], log=quiet)
     interrupted = str(tmp_path / "interrupted")
     first = tiny(**{"train.steps": 30, "train.checkpoint_every": 100,
                     "train.eval_every": 100, "train.sample_every": 100,
-                    "train.interrupt_after_steps": 13})
+                    "train.ema_decay": ema_decay, "train.interrupt_after_steps": 13})
     assert run_pipeline(first, interrupted, ["ingest", "transform", "train"],
                         log=quiet)["train"] is None
     run_pipeline(config, interrupted, ["train"], resume=True, log=quiet)
-    a, b = _final_weights(config, straight), _final_weights(config, interrupted)
-    assert a.keys() == b.keys() and len(a) >= 4
-    for k in a:
-        np.testing.assert_allclose(a[k], b[k], rtol=1e-6, atol=1e-7, err_msg=k)
+    for read in (_final_weights, _best_weights):
+        a, b = read(config, straight), read(config, interrupted)
+        assert a.keys() == b.keys() and len(a) >= 4
+        for k in a:
+            np.testing.assert_allclose(a[k], b[k], rtol=1e-6, atol=1e-7, err_msg=k)
+
+
+def test_ema_weights_are_the_moving_average_and_are_selected(tmp_path):
+    """NumPy oracle for one update: the saved best weights are d w<0> + (1 - d) w<1>, where
+    w<0> is the seeded initialisation and w<1> the raw weights after the step (the
+    checkpoint); validation logs the raw weights' score beside the averaged one."""
+    d = 0.75
+    config = tiny(**{"train.steps": 1, "train.ema_decay": d, "train.warmup_steps": 0,
+                     "train.learning_rate": 0.05})
+    workdir = str(tmp_path / "run")
+    run_pipeline(config, workdir, ["ingest", "transform", "train"], log=lambda *a: None)
+    vocab = common.read_json(os.path.join(workdir, "transform", "vocab.json"))
+    import keras
+    keras.utils.set_random_seed(config.train.seed)     # as the trainer builds w<0>
+    model = trainer.build_model(config, len(vocab))
+    model(tf.zeros([config.train.batch_size, 2], tf.int32))
+    w0 = {w.path: w.numpy() for w in model.weights}
+    w1, best = _final_weights(config, workdir), _best_weights(config, workdir)
+    assert w0.keys() == w1.keys() == best.keys()
+    for k in w0:
+        assert not np.allclose(w0[k], w1[k]) or not np.any(w0[k]), k   # it trained
+        np.testing.assert_allclose(best[k], d * w0[k] + (1 - d) * w1[k], rtol=1e-5,
+                                   atol=1e-6, err_msg=k)
+    tags = set()
+    path = os.path.join(workdir, "train", "logs", "validation")
+    for name in os.listdir(path):
+        for event in tf.compat.v1.train.summary_iterator(os.path.join(path, name)):
+            tags |= {v.tag for v in event.summary.value}
+    assert {"nats_per_char", "nats_per_char_without_ema"} <= tags
+
+
+def test_bad_ema_decay_is_a_user_error(tmp_path):
+    with pytest.raises(common.UserError, match="train.ema_decay=1.0 is out of range"):
+        run_pipeline(tiny(**{"train.ema_decay": 1.0}), str(tmp_path / "w"),
+                     ["ingest", "transform", "train"], log=lambda *a: None)
 
 
 def test_window_starts_lie_inside_one_document():

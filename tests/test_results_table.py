@@ -89,19 +89,34 @@ def test_table_names_a_shared_baseline_and_the_full_refresh():
     base = {"model": "Embedding(64) + GRU(512)", "parameters": 20, "budget_seconds": 1200.0,
             "validation": {"nats_per_char": 1.5}, "test": {"nats_per_char": 1.6}}
     results = {
-        "char_lm_gru": {"model": "cell=gru", "ours": row, "baselines": [base]},
+        "char_lm_gru": {"model": "cell=gru", "ours": row,
+                        "baselines": [dict(base, wall_seconds=1500.0)]},
         "char_lm_deep": {"model": "cell=vanilla", "ours": row,
                          "baselines": [dict(base, shared_from="char_lm_gru")]},
-        "_full_refresh": {"wall_seconds": 7260.0, "date": "2026-11-26 20:00"}}
+        "_full_refresh": {"wall_seconds": 7260.0, "date": "2026-11-26 20:00",
+                          "tasks": ["char_lm_deep"]}}
     text = rt.table(results)
     lines = [l for l in text.splitlines() if l.startswith("| char_lm")]
     assert len(lines) == 2
     assert "(the char_lm_gru run)" in lines[1] and "run)" not in lines[0]
     assert all("| yes |" in l for l in lines)
-    assert "Last full refresh (every task, ours and the baselines): 121 min" in text
-    # 10 + 20 min for char_lm_gru (no baseline wall: its budget), 10 for char_lm_deep
-    assert ("Sum of the rows' wall times (ours and the baselines, a shared baseline "
-            "once): 40 min; char_lm_gru: baseline wall not recorded") in text
+    assert "Last full refresh (char_lm_deep; ours and the baselines): 121 min" in text
+    # a full refresh leaves char_lm_gru out: char_lm_deep's 10 min and the baseline it
+    # would then train itself (25 min, the shared run's wall); --all adds char_lm_gru's 10
+    assert ("Sum of the rows' wall times in a full refresh (ours and the baselines, a "
+            "shared baseline once; char_lm_gru left out): 35 min.") in text
+    assert "With char_lm_gru (`--all`): 45 min." in text
+    del results["char_lm_gru"]["baselines"][0]["wall_seconds"]
+    assert ("char_lm_gru left out): 30 min; char_lm_deep: baseline wall not recorded, "
+            "counted at its budget.") in rt.table(results)
+
+
+def test_a_full_refresh_leaves_out_only_the_extra_rows():
+    assert rt.EXTRA and set(rt.EXTRA) < set(rt.TASKS)
+    assert rt.default_tasks() == [t for t in rt.TASKS if t not in rt.EXTRA]
+    for required in ("char_lm_vanilla", "char_lm_deep", "sentiment", "upos", "dates",
+                     "translation", "bach"):
+        assert required in rt.default_tasks()
 
 
 def test_ours_runs_from_nothing_and_replaces_the_workdir_only_on_success(tmp_path, monkeypatch):

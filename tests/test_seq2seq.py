@@ -86,3 +86,29 @@ def test_bad_input():
         model((np.full((1, 3), 13, np.int32), np.ones((1, 2), np.int32)))
     with pytest.raises(ValueError, match="eos_id=20"):
         seq2seq.encoder_decoder(13, 9, eos_id=20)
+
+
+def test_decoding_batches_by_length_and_keeps_the_input_order(monkeypatch):
+    """_decode_all sorts sentences by length into batches of 256 (a batch decodes until its
+    longest output ends) and returns the outputs in the input's order."""
+    from configs import translation
+    from pipelines.tasks.seq2seq import Seq2SeqTask
+    task = Seq2SeqTask(translation.get_config("tiny"))
+    batches = []
+
+    def fake_translate_fn(model, beam_width):
+        def fn(sentences):
+            batch = [s.decode("utf-8") for s in sentences.numpy()]
+            batches.append(batch)
+            return {"output": tf.constant([s.upper() + f"/{beam_width}" for s in batch])}
+        return fn
+
+    monkeypatch.setattr(task, "translate_fn", fake_translate_fn)
+    rng = np.random.default_rng(0)
+    sources = ["x" * int(n) + str(i) for i, n in enumerate(rng.integers(1, 60, size=600))]
+    out = task._decode_all(object(), sources, 3)
+    assert out == [s.upper() + "/3" for s in sources]
+    assert [len(b) for b in batches] == [256, 256, 88]
+    assert max(map(len, batches[0])) <= min(map(len, batches[1]))
+    assert task._decode_all(object(), sources, 1, limit=10) == [
+        s.upper() + "/1" for s in sources[:10]]

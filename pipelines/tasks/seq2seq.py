@@ -138,10 +138,16 @@ class Seq2SeqTask(base.Task):
             cache[key] = (model, self.translate_fn(model, beam_width))
         fn = cache[key][1]
         sources = list(sources[:limit] if limit else sources)
-        out = []
-        for i in range(0, len(sources), 256):
-            out.extend(s.decode("utf-8") for s in fn(tf.constant(sources[i:i + 256]))[
-                "output"].numpy())
+        # batches of similar lengths (as fairseq's generate does): a batch decodes until
+        # its longest output ends, so sorting by length saves steps; the output keeps the
+        # input's order
+        order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+        out = [None] * len(sources)
+        for i in range(0, len(order), 256):
+            rows = order[i:i + 256]
+            decoded = fn(tf.constant([sources[j] for j in rows]))["output"].numpy()
+            for j, s in zip(rows, decoded):
+                out[j] = s.decode("utf-8")
         return out
 
     def _metrics(self, hyps, refs):
