@@ -16,7 +16,8 @@ GRU(512) in the same run and budget got 1.514 / 1.617. Short of the project's fl
 (<= 1.45 within 20 minutes). The fourth session's row, with the whole step in XLA and the
 decay over 2,350 steps, was 1.484 / 1.595; a 20-min probe of three layers of 256 with
 residuals gave 1.481 / 1.583. Within the same 20 minutes a deep residual vanilla RNN does
-better: configs/char_lm_shakespeare_deep.py.
+better: configs/char_lm_shakespeare_deep.py. This row is one of results_table.py's EXTRA
+rows: a full refresh leaves it out (`--task=char_lm_gru` or `--all` runs it).
 """
 
 from configs import char_lm_shakespeare
