@@ -221,7 +221,9 @@ def table(results):
 def walls(results, tasks):
     """(seconds, tasks with an unrecorded baseline wall): the wall times of `tasks`'
     rows, ours and their baselines, each baseline run once. A baseline shared from a row
-    outside `tasks` counts that row's run, as a refresh of `tasks` alone would train it."""
+    outside `tasks` counts that row's run, as a refresh of `tasks` alone would train it;
+    baselines of the same model, data and budget count once, as one run would share them
+    (rows refreshed in different runs each keep their own)."""
     total, unrecorded, seen = 0.0, [], set()
     for task in tasks:
         if task not in results:
@@ -229,9 +231,10 @@ def walls(results, tasks):
         total += results[task]["ours"]["wall_seconds"]
         for b in results[task]["baselines"]:
             source = b.get("shared_from") or task
-            if (source, b["model"]) in seen:
+            key = (b["model"], TASKS[task][1], b["budget_seconds"])
+            if key in seen:
                 continue
-            seen.add((source, b["model"]))
+            seen.add(key)
             if b.get("shared_from"):
                 b = next((x for x in results.get(source, {}).get("baselines", [])
                           if x["model"] == b["model"]), b)

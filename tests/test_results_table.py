@@ -106,6 +106,11 @@ def test_table_names_a_shared_baseline_and_the_full_refresh():
     assert ("Sum of the rows' wall times in a full refresh (ours and the baselines, a "
             "shared baseline once; char_lm_gru left out): 35 min.") in text
     assert "With char_lm_gru (`--all`): 45 min." in text
+    # refreshed in separate runs, each row keeps its own GRU(512); --all would share one
+    results["char_lm_deep"]["baselines"] = [dict(base, wall_seconds=1260.0)]
+    text = rt.table(results)
+    assert "char_lm_gru left out): 31 min." in text and "(`--all`): 45 min." in text
+    results["char_lm_deep"]["baselines"] = [dict(base, shared_from="char_lm_gru")]
     del results["char_lm_gru"]["baselines"][0]["wall_seconds"]
     assert ("char_lm_gru left out): 30 min; char_lm_deep: baseline wall not recorded, "
             "counted at its budget.") in rt.table(results)
