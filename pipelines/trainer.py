@@ -253,6 +253,9 @@ def _batches(config, train):
 def run(config, workdir, resume=False, log=print):
     """Trains; returns the train artifact directory (checkpoints, best weights, logs)."""
     t = config.train
+    if not 0.0 <= t.ema_decay < 1.0:
+        raise common.UserError(f"train.ema_decay={t.ema_decay} is out of range; use 0 (off) "
+                               "or a decay in (0, 1) such as 0.998.")
     out = common.stage_dir(workdir, "train")
     tr_manifest = common.read_manifest(workdir, "transform")
     section = {"model": config.model.to_dict(), "train": t.to_dict()}
@@ -283,9 +286,6 @@ def run(config, workdir, resume=False, log=print):
                                      iterator=iterator, carry=carry, best=best,
                                      bad_evals=bad_evals)
     variables = model.trainable_variables
-    if not 0.0 <= t.ema_decay < 1.0:
-        raise common.UserError(f"train.ema_decay={t.ema_decay} is out of range; use 0 (off) "
-                               "or a decay in (0, 1) such as 0.998.")
     # the averaged weights, in the checkpoint so that a resume continues the average
     ema = [tf.Variable(v, trainable=False, name="ema/" + v.name) for v in variables
            ] if t.ema_decay else []
