@@ -40,14 +40,38 @@ class Budget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class BestWeights(keras.callbacks.Callback):
+    """Keeps the weights of the epoch with the lowest `val_loss` and puts them back when
+    fit() ends, as `EarlyStopping(restore_best_weights=True)` would without stopping
+    early: the budget decides when training ends, the validation split which weights
+    are kept (our pipeline selects by validation the same way)."""
+
+    def __init__(self):
+        super().__init__()
+        self.best, self.best_epoch, self.weights = math.inf, None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("val_loss")
+        if loss is not None and loss < self.best:
+            self.best, self.best_epoch = loss, epoch
+            self.weights = self.model.get_weights()
+
+    def on_train_end(self, logs=None):
+        if self.weights is not None:
+            self.model.set_weights(self.weights)
+
+
 def _adam():
     return keras.optimizers.Adam(1e-3, clipnorm=5.0)
 
 
-def _fit(model, x, y, budget, batch_size, sample_weight=None):
+def _fit(model, x, y, budget, batch_size, sample_weight=None, validation_data=None):
+    """Trains until `budget` seconds have passed. With `validation_data` the weights of
+    the epoch with the lowest validation loss are kept (`BestWeights`)."""
     start = time.time()
+    callbacks = [Budget(budget)] + ([BestWeights()] if validation_data is not None else [])
     model.fit(x, y, sample_weight=sample_weight, batch_size=batch_size, epochs=100000,
-              callbacks=[Budget(budget)], verbose=0, shuffle=True)
+              callbacks=callbacks, verbose=0, shuffle=True, validation_data=validation_data)
     return round(time.time() - start, 1)
 
 
@@ -74,7 +98,13 @@ def char_lm(config, workdir, budget, cell="SimpleRNN", units=512):
                               layer(units, return_sequences=True),
                               keras.layers.Dense(V)])
     model.compile(_adam(), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    seconds = _fit(model, x, y, budget, config.train.batch_size, w)
+    va = arrays["validation"]
+    # the weights of the epoch with the best validation loss (mask-weighted), as our
+    # pipeline keeps its best validation checkpoint: with many passes over the text in
+    # the budget (a fast machine), the last weights of a GRU(512) overfit
+    seconds = _fit(model, x, y, budget, config.train.batch_size, w,
+                   validation_data=(va["inputs"], va["targets"],
+                                    va["mask"].astype(np.float32)))
 
     def nats(split):
         a = arrays[split]
