@@ -40,25 +40,12 @@ class Budget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class BestWeights(keras.callbacks.Callback):
-    """Keeps the weights of the epoch with the lowest `val_loss` and puts them back when
-    fit() ends, as `EarlyStopping(restore_best_weights=True)` would without stopping
-    early: the budget decides when training ends, the validation split which weights
-    are kept (our pipeline selects by validation the same way)."""
-
-    def __init__(self):
-        super().__init__()
-        self.best, self.best_epoch, self.weights = math.inf, None, None
-
-    def on_epoch_end(self, epoch, logs=None):
-        loss = (logs or {}).get("val_loss")
-        if loss is not None and loss < self.best:
-            self.best, self.best_epoch = loss, epoch
-            self.weights = self.model.get_weights()
-
-    def on_train_end(self, logs=None):
-        if self.weights is not None:
-            self.model.set_weights(self.weights)
+def best_weights():
+    """Keras's EarlyStopping, set never to stop: the budget decides when training ends, the
+    validation split which epoch's weights are kept and put back when fit() ends (our
+    pipeline selects by validation the same way)."""
+    return keras.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=2**62,
+                                         restore_best_weights=True)
 
 
 def _adam():
@@ -67,9 +54,9 @@ def _adam():
 
 def _fit(model, x, y, budget, batch_size, sample_weight=None, validation_data=None):
     """Trains until `budget` seconds have passed. With `validation_data` the weights of
-    the epoch with the lowest validation loss are kept (`BestWeights`)."""
+    the epoch with the lowest validation loss are kept (`best_weights`)."""
     start = time.time()
-    callbacks = [Budget(budget)] + ([BestWeights()] if validation_data is not None else [])
+    callbacks = [Budget(budget)] + ([best_weights()] if validation_data is not None else [])
     model.fit(x, y, sample_weight=sample_weight, batch_size=batch_size, epochs=100000,
               callbacks=callbacks, verbose=0, shuffle=True, validation_data=validation_data)
     return round(time.time() - start, 1)

@@ -168,12 +168,13 @@ def test_ours_runs_from_nothing_and_replaces_the_workdir_only_on_success(tmp_pat
 def test_best_weights_puts_back_the_epoch_with_the_lowest_validation_loss():
     import keras
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    callback = keras_baselines.BestWeights()
+    callback = keras_baselines.best_weights()
     callback.set_model(model)
     kernels = [np.full((2, 1), v, np.float32) for v in (1.0, 2.0, 3.0, 4.0)]
     for epoch, (kernel, val_loss) in enumerate(zip(kernels, (3.0, 1.0, 2.0, None))):
         model.set_weights([kernel, np.zeros(1, np.float32)])
         callback.on_epoch_end(epoch, {"val_loss": val_loss} if val_loss else {})
+    assert not getattr(model, "stop_training", False)      # never stops early
     callback.on_train_end()
     np.testing.assert_array_equal(model.get_weights()[0], kernels[1])
     assert callback.best_epoch == 1
