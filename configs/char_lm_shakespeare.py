@@ -18,8 +18,10 @@ within 8 minutes: met by 0.003 in that run (sixth working session). The eighth s
 run of the same command: 1.472 / 1.618 in 4,535 steps, against SimpleRNN(512) 1.602 /
 1.690; a probe of the same settings gave 1.474 / 1.611. The tenth session's run, on a
 machine about 3.7 times faster (17,003 steps in 480 s): 1.468 / 1.632 against
-SimpleRNN(512) 1.534 / 1.639 (its best validation epoch); more steps gave the same validation loss and a higher test
-loss. Probes of 480 s each, the same session: one layer of 256 (12,913 steps): 1.579 /
+SimpleRNN(512) 1.534 / 1.639 (its best validation epoch); more steps gave the same
+validation loss and a higher test loss. The eleventh session's full refresh (`python
+benchmarks/results_table.py`), on the fast machine (17,522 steps): 1.474 / 1.651 against
+SimpleRNN(512) 1.530 / 1.658 (its best validation epoch). Probes of 480 s each, the same session: one layer of 256 (12,913 steps): 1.579 /
 1.705; two layers of 256 (6,589 steps): 1.498 / 1.638. The validation text is harder than
 the training text: training loss is ~0.2 below validation at the end.
 Evaluation: mean nats/char over non-overlapping 100-character windows of the TFDS
