@@ -44,6 +44,10 @@ def base(name, task, dataset, manual_dir=""):
     c.train.keep_checkpoints = 3
     c.train.eval_every = 200
     c.train.early_stopping_patience = 5  # evals without improvement; 0 = off
+    c.train.monitor = ""                 # what selects the best weights and stops early:
+                                         # '' = the task's primary metric (eval.primary);
+                                         # 'loss' = the validation loss (as Keras's
+                                         # ModelCheckpoint(monitor='val_loss'))
     c.train.histogram_every = 500
     c.train.interrupt_after_steps = 0    # stop as if killed after N steps of this run
 

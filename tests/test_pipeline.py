@@ -15,6 +15,7 @@ import tensorflow_datasets as tfds
 from configs import default
 from pipelines import common, export, ingest, trainer
 from pipelines.train import run_pipeline
+from tests.events import logged
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -313,16 +314,6 @@ def test_budget_schedule_runs_by_steps_or_clock_whichever_is_further():
     assert np.isclose(float(clone(40)), float(base(40)))
 
 
-def _logged(workdir, tag):
-    path = os.path.join(workdir, "train", "logs", "train")
-    values = []
-    for name in sorted(os.listdir(path)):
-        for event in tf.compat.v1.train.summary_iterator(os.path.join(path, name)):
-            values += [(event.step, float(tf.make_ndarray(v.tensor)))
-                       for v in event.summary.value if v.tag == tag]
-    return sorted(values)
-
-
 @pytest.mark.parametrize("schedule", ["steps", "budget"])
 def test_budget_schedule_decays_by_the_end_of_the_time_budget(schedule, tmp_path):
     """With far more steps than the budget allows, 'budget' has decayed the learning rate
@@ -335,7 +326,7 @@ def test_budget_schedule_decays_by_the_end_of_the_time_budget(schedule, tmp_path
                      "train.histogram_every": 100000})
     run_pipeline(config, workdir, ["ingest", "transform", "train"], log=lambda *a: None)
     assert common.read_manifest(workdir, "train")["metrics"]["stopped_by"] == "time_budget"
-    lr = _logged(workdir, "learning_rate")
+    lr = logged(workdir, "learning_rate")
     peak = config.train.learning_rate
     if schedule == "budget":
         assert lr[-1][1] < 0.5 * peak and all(b <= a + 1e-9 for (_, a), (_, b) in

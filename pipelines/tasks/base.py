@@ -86,6 +86,20 @@ class Task:
                 lambda *a: model(*a, training=False), reduce_retracing=True))
         return cache[id(model)][1](*args)
 
+    def validation_loss(self, model, features, batch_size=256):
+        """<float> mean of `loss` over the split's batches, weighted by their sizes (as
+        Keras's `evaluate` averages it); teacher-forced for sequence outputs."""
+        fn = self.__dict__.setdefault("_loss_fn", {})
+        if id(model) not in fn:
+            fn[id(model)] = (model, tf.function(
+                lambda b: self.loss(model, b, training=False)[0], reduce_retracing=True))
+        total = count = 0.0
+        for batch in self.dataset(features, batch_size):
+            n = float(tf.shape(next(iter(batch.values())))[0])
+            total += float(fn[id(model)][1](batch)) * n
+            count += n
+        return total / max(count, 1.0)
+
     def better(self, a, b):
         return a > b if self.higher_is_better else a < b
 
@@ -191,8 +205,9 @@ def load_best(task, workdir):
 
 def train(task, config, workdir, resume=False, log=print):
     """GradientTape training with clipping, a schedule, checkpoints (model, optimizer,
-    step, tf.data iterator), a divergence guard, early stopping on the task's primary
-    validation metric, a time budget and TensorBoard logs."""
+    step, tf.data iterator), a divergence guard, early stopping and best-weights selection
+    on `train.monitor` (the task's primary validation metric, or the validation loss), a
+    time budget and TensorBoard logs."""
     t = config.train
     out = common.stage_dir(workdir, "train")
     tr_manifest = common.read_manifest(workdir, "transform")
@@ -213,7 +228,8 @@ def train(task, config, workdir, resume=False, log=print):
     task.loss(model, first, training=False)                 # builds the variables
     optimizer.build(model.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    sign = 1.0 if task.higher_is_better else -1.0
+    monitored = t.get("monitor", "")
+    score_of = monitor(task, monitored)
     best = tf.Variable(-math.inf, dtype=tf.float64, trainable=False, name="best_score")
     bad_evals = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_evals")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step,
@@ -275,11 +291,11 @@ def train(task, config, workdir, resume=False, log=print):
                 for v in variables:
                     tf.summary.histogram("weights/" + v.path, v)
         if s % t.eval_every == 0 or s == t.steps:
-            val = task.quick_eval(model, features["validation"])
+            val = quick_eval(task, model, features["validation"], monitored)
             with writers["validation"].as_default(step=s):
                 for k, v in val.items():
                     tf.summary.scalar(k, v)
-            score = sign * val[task.primary]
+            score = score_of(val)
             if score > float(best):
                 best.assign(score)
                 bad_evals.assign(0)
@@ -294,9 +310,9 @@ def train(task, config, workdir, resume=False, log=print):
             break
         if t.time_budget_s and time.time() - start_time >= t.time_budget_s:
             stopped = "time_budget"
-            val = task.quick_eval(model, features["validation"])
-            if sign * val[task.primary] > float(best):
-                best.assign(sign * val[task.primary])
+            val = quick_eval(task, model, features["validation"], monitored)
+            if score_of(val) > float(best):
+                best.assign(score_of(val))
                 _save_best(model, out)
             manager.save(checkpoint_number=s)
             break
@@ -311,12 +327,37 @@ def train(task, config, workdir, resume=False, log=print):
     for w in writers.values():
         w.flush()
     common.write_manifest(workdir, "train", section, inputs, started=started,
-                          metrics={"steps": int(step), f"best_val_{task.primary}":
-                                   sign * float(best), "stopped_by": stopped,
+                          metrics={"steps": int(step),
+                                   f"best_val_{monitored or task.primary}":
+                                   score_of.sign * float(best), "stopped_by": stopped,
                                    "train_seconds": round(time.time() - start_time, 1),
                                    "parameters": count_parameters(variables)},
                           vocab_hash=tr_manifest["vocab_hash"])
     return out
+
+
+def monitor(task, name):
+    """val metrics -> score, higher is better, for `train.monitor`: '' ranks by the task's
+    primary metric, 'loss' by the validation loss (lower is better)."""
+    if name not in ("", "loss"):
+        raise common.UserError(f"train.monitor={name!r} is not known; use '' (the task's "
+                               f"primary metric, {task.primary}) or 'loss' (the validation "
+                               "loss).")
+    sign = -1.0 if name == "loss" or not task.higher_is_better else 1.0
+    key = name or task.primary
+
+    def score_of(val):
+        return sign * val[key]
+    score_of.sign = sign
+    return score_of
+
+
+def quick_eval(task, model, features, monitor_name):
+    """The task's quick validation metrics, with the validation `loss` when monitored."""
+    val = dict(task.quick_eval(model, features))
+    if monitor_name == "loss":
+        val["loss"] = task.validation_loss(model, features)
+    return val
 
 
 def evaluate(task, config, workdir):
