@@ -171,6 +171,47 @@ def test_sentiment_splits_disjoint_deterministic_80_10_10():
     assert not (sets["validation"] & sets["test"])
 
 
+def test_sentiment_one_source_configs(tmp_path):
+    """`sentiment_labelled_sentences/amazon` and `/imdb` hold one file each, 800/100/100;
+    the default config is both files, unchanged."""
+    import tensorflow_datasets as tfds
+    from pipelines.datasets import sentiment_labelled_sentences  # noqa: F401
+    manual = os.path.join(DATA, "sentiment_labelled_sentences")
+    seen = {}
+    for name in ("amazon", "imdb"):
+        builder = tfds.builder(f"sentiment_labelled_sentences/{name}",
+                               data_dir=str(tmp_path))
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(manual_dir=manual))
+        splits = {s: [(e["sentence"].decode(), e["source"].decode())
+                      for e in tfds.as_numpy(builder.as_dataset(split=s))]
+                  for s in ("train", "validation", "test")}
+        assert [len(v) for v in splits.values()] == [800, 100, 100]
+        assert {src for v in splits.values() for _, src in v} == {name}
+        seen[name] = {t for v in splits.values() for t, _ in v}
+    from pipelines.datasets.sentiment_labelled_sentences import read_lines
+    files = {n: {t for _, t, _ in read_lines(manual, (n,))} for n in ("amazon", "imdb")}
+    assert seen == files                       # every sentence of the file, nothing else
+    assert seen["amazon"] & seen["imdb"] == {"Very disappointing."}   # in both files
+    assert tfds.builder("sentiment_labelled_sentences",
+                        data_dir=str(tmp_path)).builder_config.name == "all"
+
+
+def test_sentiment_cross_domain_script_runs_both_directions(tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run(
+        [sys.executable, os.path.join(root, "benchmarks", "sentiment_cross_domain.py"),
+         "--config=configs/sentiment.py:tiny", f"--workdir={tmp_path}",
+         "--set", "train.steps=5"], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "RNN_TF_DATA_DIR": DATA})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(out["results"]) == {"amazon->imdb", "imdb->amazon"}
+    for r in out["results"].values():
+        assert 0.0 <= r["other_domain"] <= 1.0 and 0.0 <= r["in_domain_test"] <= 1.0
+    assert os.path.isdir(tmp_path / "amazon" / "export" / "saved_model")
+
+
 def test_ud_splits_disjoint_deterministic():
     from pipelines.datasets.ud_english_ewt import is_validation, read_conllu
     train = list(read_conllu(os.path.join(DATA, "ud_english_ewt",

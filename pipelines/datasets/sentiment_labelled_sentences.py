@@ -4,6 +4,10 @@ Reads `amazon_cells_labelled.txt` and `imdb_labelled.txt` from `manual_dir` (one
 `sentence<TAB>label` per line, 1 = positive). The 2,000 sentences are shuffled by a fixed
 seed and cut 80/10/10 into train/validation/test (1,600/200/200), so the splits are
 disjoint and the same on every machine.
+
+Configs: `all` (the default: both files, as above), `amazon` and `imdb` (one file's 1,000
+sentences, cut 80/10/10 by the same seed), for measuring how a model trained on one
+domain does on the other (benchmarks/sentiment_cross_domain.py).
 """
 
 import os
@@ -12,14 +16,18 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 FILES = ("amazon_cells_labelled.txt", "imdb_labelled.txt")
+SOURCES = tuple(name.split("_")[0] for name in FILES)
 SPLIT_SEED = 2015
 
 
-def read_lines(manual_dir):
-    """[(source, sentence, label)] in file order. Lines are split on '\\n' only (the imdb
-    file holds U+0085, which str.splitlines would break on) and on the last tab."""
+def read_lines(manual_dir, sources=SOURCES):
+    """[(source, sentence, label)] in file order, from the files of `sources`. Lines are
+    split on '\\n' only (the imdb file holds U+0085, which str.splitlines would break on)
+    and on the last tab."""
     rows = []
     for name in FILES:
+        if name.split("_")[0] not in sources:
+            continue
         with open(os.path.join(manual_dir, name), encoding="utf-8", newline="") as f:
             for line in f.read().split("\n"):
                 if not line.strip():
@@ -36,11 +44,25 @@ def split_indices(n, seed=SPLIT_SEED):
     return {"train": order[:a], "validation": order[a:b], "test": order[b:]}
 
 
+class SentimentConfig(tfds.core.BuilderConfig):
+    def __init__(self, *, sources, **kwargs):
+        super().__init__(**kwargs)
+        self.sources = sources
+
+
 class SentimentLabelledSentences(tfds.core.GeneratorBasedBuilder):
     """Binary sentiment of single sentences from product and movie reviews."""
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "amazon + imdb, 80/10/10 by seed 2015."}
+    BUILDER_CONFIGS = [
+        SentimentConfig(name="all", sources=SOURCES,
+                        description="amazon + imdb, 1,600 / 200 / 200"),
+        SentimentConfig(name="amazon", sources=("amazon",),
+                        description="amazon (cell phones) only, 800 / 100 / 100"),
+        SentimentConfig(name="imdb", sources=("imdb",),
+                        description="imdb (movies) only, 800 / 100 / 100"),
+    ]
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         "Put amazon_cells_labelled.txt and imdb_labelled.txt (UCI data set 331) in "
         "manual_dir, e.g. --config.data.manual_dir=../shared/data/sentiment_labelled_sentences")
@@ -57,7 +79,7 @@ class SentimentLabelledSentences(tfds.core.GeneratorBasedBuilder):
             description="Sentiment Labelled Sentences (Kotzias et al., KDD 2015).")
 
     def _split_generators(self, dl_manager):
-        rows = read_lines(dl_manager.manual_dir)
+        rows = read_lines(dl_manager.manual_dir, self.builder_config.sources)
         return {split: self._generate_examples(rows, idx)
                 for split, idx in split_indices(len(rows)).items()}
 

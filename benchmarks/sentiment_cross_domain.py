@@ -1,0 +1,70 @@
+"""How the sentiment model does on a domain it never saw: train on one source of the UCI
+set (amazon cell-phone reviews or imdb movie reviews) and score every sentence of the
+other with the exported SavedModel. A stand-in for the held-out third source (yelp), which
+is not in ../shared.
+
+    python benchmarks/sentiment_cross_domain.py                   # both directions, ~2 min
+    python benchmarks/sentiment_cross_domain.py --set model.units=32 --set train.seed=1
+
+Each direction runs `python -m pipelines.train --config=<config>
+--config.data.dataset=sentiment_labelled_sentences/<source>` into
+bench_out/cross_domain/<source>, then prints the in-domain test accuracy (100 sentences of
+the same source) and the accuracy on all 1,000 sentences of the other source (one of
+which, "Very disappointing.", is in both files).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def other_domain_accuracy(saved_model, rows):
+    import tensorflow as tf
+    serve = tf.saved_model.load(saved_model).signatures["serving_default"]
+    p = serve(sentences=tf.constant([s for _, s, _ in rows]))["probability"].numpy()
+    return float(sum((pi > 0.5) == (y == 1) for pi, (_, _, y) in zip(p, rows)) / len(rows))
+
+
+def main():
+    from configs import supervised
+    from pipelines.datasets.sentiment_labelled_sentences import SOURCES, read_lines
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", default="configs/sentiment.py")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a config override, e.g. model.units=32 (repeatable)")
+    p.add_argument("--workdir", default=os.path.join(ROOT, "bench_out", "cross_domain"))
+    args = p.parse_args()
+    manual_dir = os.path.join(supervised.data_root(), "sentiment_labelled_sentences")
+    results = {}
+    for train_on in SOURCES:
+        test_on = [s for s in SOURCES if s != train_on][0]
+        workdir = os.path.join(args.workdir, train_on)
+        shutil.rmtree(workdir, ignore_errors=True)
+        cmd = [sys.executable, "-m", "pipelines.train", f"--config={args.config}",
+               f"--config.data.dataset=sentiment_labelled_sentences/{train_on}",
+               f"--workdir={workdir}"] + [f"--config.{kv}" for kv in args.set]
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"error: {' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+        with open(os.path.join(workdir, "evaluate", "metrics.json")) as f:
+            metrics = json.load(f)
+        other = other_domain_accuracy(os.path.join(workdir, "export", "saved_model"),
+                                      read_lines(manual_dir, (test_on,)))
+        results[f"{train_on}->{test_on}"] = {
+            "in_domain_test": metrics["test"]["accuracy"], "other_domain": other}
+        print(f"train on {train_on}: in-domain test {metrics['test']['accuracy']:.3f}, "
+              f"all 1,000 {test_on} sentences {other:.3f}", flush=True)
+    mean = sum(r["other_domain"] for r in results.values()) / len(results)
+    print(json.dumps({"config": args.config, "overrides": args.set, "results": results,
+                      "mean_other_domain": round(mean, 4)}))
+
+
+if __name__ == "__main__":
+    main()
