@@ -250,7 +250,7 @@ def model_description(task):
     m = module.get_config().model
     return ", ".join(f"{k}={v}" for k, v in m.items() if k in (
         "cell", "units", "num_layers", "bidirectional", "char_units", "attention") or (
-        k in ("residual", "dropout", "output_dropout") and v))
+        k in ("residual", "dropout", "output_dropout", "lexicon") and v))
 
 
 def write_readme(results):

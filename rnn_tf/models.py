@@ -38,15 +38,26 @@ def _model(inputs, outputs, name, residual):
 
 
 def _ids_model(return_sequences, vocab_size, num_classes, units, cell, num_layers, dropout,
-               residual, bidirectional, output_activation, pad_id, name):
-    """ids -> RNN stack -> Head, shared by many_to_many and many_to_one."""
+               residual, bidirectional, output_activation, pad_id, name, token_features=0,
+               embedding_dim=0):
+    """ids [+ per-token features] -> RNN stack -> Head, shared by many_to_many and
+    many_to_one."""
     _check_common(vocab_size, num_classes, units, num_layers, dropout, cell)
     ids = keras.Input((None,), dtype="int32", name="ids")
     mask = None if pad_id is None else ops.not_equal(ids, pad_id)
-    a = rnn_stack(ids, mask, vocab_size, units, cell, num_layers, dropout, residual,
+    inputs, x, input_dim = ids, ids, vocab_size
+    if token_features:
+        check_positive_int("token_features", token_features, " (or 0 for ids alone)")
+        check_positive_int("embedding_dim", embedding_dim or units)
+        features = keras.Input((None, token_features), name="token_features")
+        embedded = keras.layers.Embedding(vocab_size, embedding_dim or units,
+                                          name="embedding")(ids)
+        x = ops.concatenate([embedded, features], axis=-1)
+        inputs, input_dim = [ids, features], None
+    a = rnn_stack(x, mask, input_dim, units, cell, num_layers, dropout, residual,
                   bidirectional, return_sequences=return_sequences)
     logits = Head(num_classes, output_activation, name="head")(a)
-    return _model(ids, logits, name, residual)
+    return _model(inputs, logits, name, residual)
 
 
 def rnn_stack(ids, mask, vocab_size, units, cell="vanilla", num_layers=1, dropout=0.0,
@@ -100,11 +111,18 @@ def many_to_many(vocab_size, num_classes, units=128, cell="vanilla", num_layers=
 
 def many_to_one(vocab_size, num_classes, units=128, cell="vanilla", num_layers=1,
                 dropout=0.0, residual=False, bidirectional=False,
-                output_activation="softmax", pad_id=0, name="many_to_one"):
+                output_activation="softmax", pad_id=0, name="many_to_one",
+                token_features=0, embedding_dim=0):
     """One output per sequence, read from the last *valid* step (sentence classification).
 
     Padded steps keep the state, so the final state is the state after the last valid
     step, whatever the padding.
+
+    With `token_features` = F > 0 the model takes `[ids, features]`, features
+    <float32>[batch, time, F] per token (e.g. a lexicon's rating): the ids pass through a
+    `keras.layers.Embedding` of `embedding_dim` (default `units`) and the first RNN reads
+    [embedding; features] <float32>[batch, time, embedding_dim + F]. Without them the
+    first RNN reads the ids itself (W_ax x as a row lookup).
 
     Returns:
       keras.Model: <int32>[batch, time] -> logits <float32>[batch, C].

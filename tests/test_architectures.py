@@ -133,6 +133,32 @@ def test_many_to_one_is_padding_invariant(cell, bidirectional):
     np.testing.assert_allclose(model(ids), model(padded), atol=1e-5)
 
 
+def test_many_to_one_with_token_features_is_the_rnn_on_embedding_and_features():
+    """[ids, features] -> the first RNN reads [Embedding(ids); features]; padding (and what
+    the padded features hold) changes nothing; the features do change the output."""
+    keras.utils.set_random_seed(0)
+    model = models.many_to_one(vocab_size=20, num_classes=1, units=8, cell="gru",
+                               bidirectional=True, token_features=2, embedding_dim=5)
+    ids = RNG.integers(1, 20, (B, 5)).astype(np.int32)
+    feats = RNG.standard_normal((B, 5, 2)).astype(np.float32)
+    out = model([ids, feats])
+    assert out.shape == (B, 1)
+    padded = np.concatenate([ids, np.zeros((B, 4), np.int32)], 1)
+    noise = RNG.standard_normal((B, 4, 2)).astype(np.float32)
+    np.testing.assert_allclose(model([padded, np.concatenate([feats, noise], 1)]), out,
+                               atol=1e-5)
+    assert not np.allclose(model([ids, feats + 1.0]), out, atol=1e-3)
+    # the same numbers from the layers by hand
+    table = model.get_layer("embedding").get_weights()[0]
+    assert table.shape == (20, 5)
+    x = np.concatenate([table[ids], feats], -1)
+    rnn = [layer for layer in model.layers if isinstance(layer, rnn_tf.Bidirectional)][0]
+    want = model.get_layer("head")(rnn(tf.constant(x)))
+    np.testing.assert_allclose(out, want, atol=1e-5)
+    with pytest.raises(ValueError, match="token_features"):
+        models.many_to_one(20, 1, token_features=-1)
+
+
 @pytest.mark.parametrize("merge_mode", ["concat", "sum", "ave", "mul"])
 def test_bidirectional_backward_reads_only_valid_part(merge_mode):
     layer = rnn_tf.Bidirectional(rnn_tf.RNN(H, return_sequences=True), merge_mode=merge_mode)

@@ -207,6 +207,7 @@ def test_sentiment_cross_domain_script_runs_both_directions(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert set(out["results"]) == {"amazon->imdb", "imdb->amazon"}
+    assert set(out["mean"]) == {"in_domain_test", "other_domain"}
     for r in out["results"].values():
         assert 0.0 <= r["other_domain"] <= 1.0 and 0.0 <= r["in_domain_test"] <= 1.0
     assert os.path.isdir(tmp_path / "amazon" / "export" / "saved_model")
@@ -270,6 +271,39 @@ def test_an_unknown_monitor_is_a_user_error():
     config = _config("dates", **{"train.monitor": "val_acc"})
     with pytest.raises(common.UserError, match=r"train.monitor='val_acc'.*'loss'"):
         base.monitor(tasks.get(config), config.train.monitor)
+
+
+def test_vader_valence_matches_the_lexicon_file():
+    """The in-graph lookup against the package's file read here by hand."""
+    import importlib_resources
+    from pipelines.lexicon import Valence, vader_ratings
+    path = importlib_resources.files("vaderSentiment") / "vader_lexicon.txt"
+    rows = [line.split("\t") for line in path.read_text(encoding="utf-8").split("\n")]
+    by_hand = {r[0]: float(r[1]) for r in rows if len(r) > 1 and " " not in r[0]}
+    ratings = vader_ratings()
+    assert ratings == by_hand and len(ratings) > 7000
+    assert ratings["delicious"] > 2 and ratings["rude"] < -1
+    words = ["delicious", "rude", "zorblax", ":)", "the"]
+    got = Valence(ratings)(tf.ragged.constant([words[:3], words[3:]])).to_list()
+    want = [by_hand.get(w, 0.0) / 4 for w in words]
+    np.testing.assert_allclose(got[0] + got[1], want, rtol=1e-6)
+
+
+def test_sentiment_lexicon_is_a_feature_and_an_unknown_one_is_a_user_error():
+    config = _config("sentiment")
+    task = tasks.get(config)
+    task.meta = {"vocab": ["[PAD]", "[UNK]", "good"], "labels": ["negative", "positive"]}
+    feats = task.encode([{"sentence": "Good, delicious!", "label": 1},
+                         {"sentence": "", "label": 0}], fit=False)
+    assert feats["ids"].to_list() == [[2, 1, 1, 1], [1]]
+    from pipelines.lexicon import vader_ratings
+    r = vader_ratings()
+    np.testing.assert_allclose(feats["valence"].to_list()[0],
+                               [r["good"] / 4, 0.0, r["delicious"] / 4, 0.0], rtol=1e-6)
+    assert feats["valence"].to_list()[1] == [0.0]
+    config.model.lexicon = "afinn"
+    with pytest.raises(ValueError, match=r"model.lexicon='afinn'.*'vader'"):
+        tasks.get(config).valence
 
 
 def test_date_labels_agree_with_their_input_dates():

@@ -6,7 +6,9 @@ model: `rnn_tf.models.many_to_one`, a (bi)directional RNN read at the last valid
   one sigmoid output: ŷ = P(positive).
 loss: the lecture's L = -y log ŷ - (1-y) log(1-ŷ), with word dropout (a training word
   becomes [UNK] with probability model.word_dropout, so the model learns to use context
-  for words it has never seen).
+  for words it has never seen). With model.lexicon='vader' the model also reads each
+  word's VADER rating (`pipelines.lexicon`), which word dropout leaves in place: the
+  model learns what a rated word it has not seen means, as in a new domain.
 export: serving_default(sentences: string[N]) -> {"probability": float32[N] of
   positive, "label": string[N]}.
 """
@@ -14,7 +16,7 @@ export: serving_default(sentences: string[N]) -> {"probability": float32[N] of
 import numpy as np
 import tensorflow as tf
 
-from pipelines import text
+from pipelines import lexicon, text
 from pipelines.tasks import base
 from rnn_tf import models
 
@@ -35,21 +37,43 @@ class ClassifyTask(base.Task):
         table = {w: i for i, w in enumerate(self.meta["vocab"])}
         ids = tf.ragged.constant([[table.get(w, 1) for w in ws] or [1] for ws in tokens],
                                  dtype=tf.int32)
-        return {"ids": ids, "label": np.array([e["label"] for e in examples], np.int32)}
+        out = {"ids": ids, "label": np.array([e["label"] for e in examples], np.int32)}
+        if self.valence:
+            words = tf.ragged.constant([ws or ["[UNK]"] for ws in tokens], dtype=tf.string)
+            out["valence"] = self.valence(words)
+        return out
+
+    @property
+    def valence(self):
+        """The lexicon's per-token features (model.lexicon), or None."""
+        name = self.config.model.get("lexicon", "")
+        if not name:
+            return None
+        if name != "vader":
+            raise ValueError(f"model.lexicon={name!r} is not known; use 'vader' (VADER's "
+                             "word ratings) or '' (words alone).")
+        if "_valence" not in self.__dict__:
+            self._valence = lexicon.Valence(lexicon.vader_ratings())
+        return self._valence
+
+    def inputs(self, ids, valence=None):
+        """The model's input: ids, or [ids, <float32>[B, T, 1] valence] with a lexicon."""
+        return ids if valence is None else [ids, valence[..., None]]
 
     def build_model(self):
         m = self.config.model
         return models.many_to_one(len(self.meta["vocab"]), 1, units=m.units, cell=m.cell,
                                   num_layers=m.num_layers, dropout=m.dropout,
                                   bidirectional=m.bidirectional,
-                                  output_activation="sigmoid", pad_id=0, name="classifier")
+                                  output_activation="sigmoid", pad_id=0, name="classifier",
+                                  token_features=1 if self.valence else 0)
 
     def loss(self, model, batch, training):
         ids = batch["ids"]
         if training and self.config.model.word_dropout:
             drop = tf.random.uniform(tf.shape(ids), seed=None) < self.config.model.word_dropout
-            ids = tf.where(tf.logical_and(drop, ids > 1), 1, ids)
-        logits = model(ids, training=training)[:, 0]
+            ids = tf.where(tf.logical_and(drop, ids > 1), 1, ids)   # a word's rating stays
+        logits = model(self.inputs(ids, batch.get("valence")), training=training)[:, 0]
         y = tf.cast(batch["label"], tf.float32)
         loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y,
                                                                       logits=logits))
@@ -60,7 +84,7 @@ class ClassifyTask(base.Task):
     def evaluate(self, model, features):
         nll, correct, n = 0.0, 0.0, 0
         for batch in self.dataset(features, 256):
-            logits = self.forward(model, batch["ids"])[:, 0]
+            logits = self.forward(model, self.inputs(batch["ids"], batch.get("valence")))[:, 0]
             y = tf.cast(batch["label"], tf.float32)
             nll += float(tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(
                 labels=y, logits=logits)))
@@ -74,16 +98,22 @@ class ClassifyTask(base.Task):
         base.track_variables(module, model)
         module.table = text.lookup_table(self.meta["vocab"])
         module.labels = tf.constant(self.meta["labels"])
+        module.valence = self.valence
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
         def serve(sentences):
-            ids = module.table.lookup(self.tokens(sentences))
+            words = self.tokens(sentences)
+            ids = module.table.lookup(words)
+            empty = tf.equal(ids.row_lengths(), 0)
             dense = ids.to_tensor(0)
             dense = tf.pad(dense, [[0, 0], [0, tf.maximum(1 - tf.shape(dense)[1], 0)]])
             # an empty sentence reads one [UNK], as in training
-            first = tf.where(tf.equal(ids.row_lengths(), 0), 1, dense[:, 0])
+            first = tf.where(empty, 1, dense[:, 0])
             ids = tf.concat([first[:, None], dense[:, 1:]], 1)
-            p = tf.sigmoid(model(ids, training=False)[:, 0])
+            valence = None
+            if module.valence is not None:
+                valence = module.valence(words).to_tensor(0.0, shape=tf.shape(ids))
+            p = tf.sigmoid(model(self.inputs(ids, valence), training=False)[:, 0])
             return {"probability": p,
                     "label": tf.gather(module.labels, tf.cast(p > 0.5, tf.int32))}
 
