@@ -28,8 +28,8 @@ TASKS = {
     "sentiment": ("sentiment", ["I love this phone, works great.",
                                 "Terrible acting and a boring plot.", ""], "sentences"),
     "upos": ("upos", ["The zorblax ran quickly to Paris .", "Hi"], "sentences"),
-    "dates": ("dates", ["3 January 2023", "LUNDI 1 JANVIER 1900"], "sentences"),
-    "translation": ("translation", ["Me gusta el té.", "¿Dónde está Tom?"], "sentences"),
+    "dates": ("dates", ["3 January 2023", "LUNDI 1 JANVIER 1900", "  "], "sentences"),
+    "translation": ("translation", ["Me gusta el té.", "¿Dónde está Tom?", ""], "sentences"),
 }
 
 FRESH = r"""
@@ -93,6 +93,8 @@ def test_tiny_task_end_to_end_and_fresh_process_export(name, tmp_path):
         p = np.array(fresh["probability"])
         assert ((p >= 0) & (p <= 1)).all() and set(fresh["label"]) <= {"positive",
                                                                         "negative"}
+    if name in ("dates", "translation"):    # no tokens in, nothing out
+        assert fresh["output"][-1] == ""
     if name == "upos":                       # one tag per whitespace token
         for sentence, tags in zip(inputs, fresh["tags"]):
             assert len(tags.split()) == len(sentence.split())

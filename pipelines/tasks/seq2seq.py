@@ -125,8 +125,10 @@ class Seq2SeqTask(base.Task):
             dense = tf.pad(dense, [[0, 0], [0, tf.maximum(1 - tf.shape(dense)[1], 0)]])
             first = tf.where(tf.equal(ids.row_lengths(), 0), UNK_ID, dense[:, 0])
             dense = tf.concat([first[:, None], dense[:, 1:]], 1)
-            return {"output": self.ids_to_strings(self.decode_ids(model, dense, beam_width),
-                                                  vocab)}
+            out = self.ids_to_strings(self.decode_ids(model, dense, beam_width), vocab)
+            # an empty or all-whitespace input has nothing to translate
+            blank = tf.equal(tf.strings.length(tf.strings.strip(sentences)), 0)
+            return {"output": tf.where(blank, "", out)}
 
         translate.tables = (s_table, vocab)          # keep the table alive
         return translate
