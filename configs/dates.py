@@ -1,9 +1,9 @@
 """Date normalisation (encoder-decoder, Tx != Ty): human-readable dates -> ISO YYYY-MM-DD.
 
-Data: our TFDS builder `dates` 2.0.0, generated with faker + babel from seeds (train 60,000,
-validation 2,000 and test 10,000 from their own seeds; 13 locales, babel's short/medium/long/full
-and 32 more patterns, all-numeric ones read by the rule in pipelines/datasets/dates.py; as-is /
-upper / lower case).
+Data: our TFDS builder `dates` 2.1.0, generated with faker + babel from seeds (train 60,000,
+validation 2,000 and test 10,000 from their own seeds, less inputs seen in train; 13 locales,
+babel's short/medium/long/full and 33 more patterns, all-numeric ones read by the rule in
+pipelines/datasets/dates.py; as-is / upper / lower case).
 Model: characters (lower-cased) -> GRU encoder -> Bahdanau attention -> GRU decoder over
 the ISO characters; greedy decoding. The checkpoint with the lowest validation loss is kept
 (`train.monitor='loss'`): exact match saturates at 100% on validation.
@@ -12,15 +12,16 @@ Command:
     python -m pipelines.train --config=configs/dates.py --workdir=runs/dates
 Smoke run:
     python -m pipelines.train --config=configs/dates.py:tiny --workdir=/tmp/dates
-Expected: 100.00% / 100.00% exact match (validation 1,973 / test 9,865 examples) in ~3 min
-on 2 cores (4,000 steps in ~104 s of training; `python benchmarks/results_table.py
+Expected: 100.00% / 100.00% exact match (validation 1,976 / test 9,869 examples) in ~2 min
+on 2 cores (4,000 steps in ~100 s of training; `python benchmarks/results_table.py
 --task=dates`, twelfth working session), where the Keras encoder-decoders at the same 4-min
-budget got 99.90% / 99.80% (GRU(128) + GRU(128)) and 99.54% / 99.45% (BiLSTM(64) +
-LSTM(128)). Held-out probe: `python benchmarks/dates_probe.py runs/dates/export/saved_model`
-printed "exact match 1.0000 (3000/3000)". Before the 2.0.0 data (no short or numeric-month
-formats, test 2,000) the eleventh session's run gave 100.0% / 100.0%, tied with the GRU
-baseline, and that export scored 92.3% on a scratch version of the probe (without its two-digit-year
-patterns; 0% on `12/16/16`).
+budget got 99.70% / 99.68% (GRU(128) + GRU(128)) and 99.34% / 99.64% (BiLSTM(64) +
+LSTM(128)). Held-out probes: `python benchmarks/dates_probe.py runs/dates/export/saved_model`
+printed "exact match 1.0000 (3000/3000)", and with `--probe locales` (14 locales the builder
+never uses) "exact match 0.9986 (2097/2100)". Before the 2.0.0 data (no short or
+numeric-month formats, test 2,000) the eleventh session's run gave 100.0% / 100.0%, tied
+with the GRU baseline, and that export scored 92.3% on a scratch version of the probe
+(without its two-digit-year patterns; 0% on `12/16/16`).
 """
 
 from configs import supervised

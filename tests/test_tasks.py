@@ -367,6 +367,14 @@ def test_dates_probe_rows_and_its_one_line_error(tmp_path):
     for pattern, text, iso in rows[::2]:                    # as written by babel, en_US
         from babel.dates import format_date
         assert format_date(datetime.date.fromisoformat(iso), pattern, "en_US") == text
+    from pipelines.datasets.dates import LOCALES
+    other = dates_probe.locale_rows(3, seed=3)
+    assert other == dates_probe.locale_rows(3, seed=3)
+    assert {loc for loc, _, _ in other} == set(dates_probe.OTHER_LOCALES)
+    assert not set(dates_probe.OTHER_LOCALES) & set(LOCALES)     # none trained on
+    for _, text, iso in other:
+        if _read_numeric(text) is not None:                     # the builder's rule holds
+            assert _read_numeric(text).isoformat() == iso, text
     proc = subprocess.run([sys.executable, os.path.join(root, "benchmarks", "dates_probe.py"),
                            str(tmp_path / "nothing")], capture_output=True, text=True)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr

@@ -34,7 +34,7 @@ EXTRA = ("d MMM y", "d MMMM y", "MMMM d, y", "MMM d y", "dd MMM y", "EEE d MMM y
          "d. MMMM y", "EEEE d MMMM y", "MMM dd, y", "y MMMM d", "d MMM, y",
          # all-numeric (the rule in the module docstring)
          "d MM y", "dd MM y", "d MM yy", "dd.MM.yy", "dd/MM/y", "dd-MM-y", "d.M.y",
-         "y/MM/dd", "M/d/yy", "d/M/yy")
+         "y/MM/dd", "M/d/yy", "d/M/yy", "d/M/y")
 CASES = ("as_is", "upper", "lower")
 SIZES = {"train": 60000, "validation": 2000, "test": 10000}
 SEEDS = {"train": 0, "validation": 1, "test": 2}
@@ -112,11 +112,12 @@ class DatesConfig(tfds.core.BuilderConfig):
 class Dates(tfds.core.GeneratorBasedBuilder):
     """Human-readable dates in 13 locales and ISO 8601 labels."""
 
-    VERSION = tfds.core.Version("2.0.0")
+    VERSION = tfds.core.Version("2.1.0")
     RELEASE_NOTES = {"1.0.0": "faker + babel, seeds 0/1/2; 13 locales.",
                      "2.0.0": "Short formats and all-numeric patterns under one stated rule "
                               "(two-digit years, month-first only for en_US's M/d/yy); "
-                              "test split 10,000."}
+                              "test split 10,000.",
+                     "2.1.0": "Also d/M/y (day first, as es_CO's medium format writes it)."}
     BUILDER_CONFIGS = [
         DatesConfig(name="full", sizes=SIZES, description="60,000 / 2,000 / 10,000"),
         DatesConfig(name="small", sizes={"train": 1000, "validation": 200, "test": 200},
