@@ -125,7 +125,8 @@ def many_to_one(vocab_size, num_classes, units=128, cell="vanilla", num_layers=1
     first RNN reads the ids itself (W_ax x as a row lookup).
 
     Returns:
-      keras.Model: <int32>[batch, time] -> logits <float32>[batch, C].
+      keras.Model: <int32>[batch, time] (or [ids, <float32>[batch, time, F]]) -> logits
+      <float32>[batch, C].
     """
     return _ids_model(False, **locals())
 
