@@ -57,11 +57,7 @@ def locale_rows(n, seed):
             date = datetime.date(rng.randint(1600, 2199), rng.randint(1, 12),
                                  rng.randint(1, 28))
             pattern = rng.choice(dates.NAMED + dates.EXTRA)
-            written = dates.resolve(pattern, locale)
-            if dates.two_digit_year(written):
-                date = date.replace(year=rng.randint(*dates.TWO_DIGIT_YEARS))
-            if dates.day_first_slash_two_digit(written) and date.day <= 12:
-                date = date.replace(day=rng.randint(13, 28))
+            date = dates.fit_rule(date, dates.resolve(pattern, locale), rng)
             text = dates.render(date, pattern, locale, rng.choice(dates.CASES))
             rows.append((locale, text, date.isoformat()))
     return rows

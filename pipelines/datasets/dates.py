@@ -59,11 +59,7 @@ def generate(n, seed):
         locale = rng.choice(LOCALES)
         pattern = rng.choice(NAMED + EXTRA)
         case = rng.choice(CASES)
-        written = resolve(pattern, locale)
-        if two_digit_year(written):
-            date = _with(date, year=rng.randint(*TWO_DIGIT_YEARS))
-        if day_first_slash_two_digit(written) and date.day <= 12:
-            date = _with(date, day=rng.randint(13, 28))
+        date = fit_rule(date, resolve(pattern, locale), rng)
         out.append({"text": render(date, pattern, locale, case), "iso": date.isoformat(),
                     "pattern": pattern, "locale": locale, "case": case})
     return out
@@ -86,6 +82,17 @@ def day_first_slash_two_digit(pattern):
     numeric = "M" in pattern and "MMM" not in pattern and "E" not in pattern
     return (numeric and "/" in pattern and two_digit_year(pattern)
             and pattern.index("d") < pattern.index("M"))
+
+
+def fit_rule(date, pattern, rng):
+    """`date`, redrawn where the resolved `pattern` needs it to keep one reading (the
+    module docstring's rule): a year in TWO_DIGIT_YEARS for `yy`, a day above 12 for a
+    day-first `/` form with `yy`."""
+    if two_digit_year(pattern):
+        date = _with(date, year=rng.randint(*TWO_DIGIT_YEARS))
+    if day_first_slash_two_digit(pattern) and date.day <= 12:
+        date = _with(date, day=rng.randint(13, 28))
+    return date
 
 
 def _with(date, **change):

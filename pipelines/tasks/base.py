@@ -229,7 +229,10 @@ def train(task, config, workdir, resume=False, log=print):
     optimizer.build(model.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     monitored = t.get("monitor", "")
-    score_of = monitor(task, monitored)
+    key, sign = monitor(task, monitored)
+
+    def score_of(val):
+        return sign * val[key]
     best = tf.Variable(-math.inf, dtype=tf.float64, trainable=False, name="best_score")
     bad_evals = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_evals")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step,
@@ -328,8 +331,8 @@ def train(task, config, workdir, resume=False, log=print):
         w.flush()
     common.write_manifest(workdir, "train", section, inputs, started=started,
                           metrics={"steps": int(step),
-                                   f"best_val_{monitored or task.primary}":
-                                   score_of.sign * float(best), "stopped_by": stopped,
+                                   f"best_val_{key}": sign * float(best),
+                                   "stopped_by": stopped,
                                    "train_seconds": round(time.time() - start_time, 1),
                                    "parameters": count_parameters(variables)},
                           vocab_hash=tr_manifest["vocab_hash"])
@@ -337,19 +340,14 @@ def train(task, config, workdir, resume=False, log=print):
 
 
 def monitor(task, name):
-    """val metrics -> score, higher is better, for `train.monitor`: '' ranks by the task's
-    primary metric, 'loss' by the validation loss (lower is better)."""
+    """(metric key, sign) for `train.monitor`: sign * metric is higher when better. ''
+    ranks by the task's primary metric, 'loss' by the validation loss."""
     if name not in ("", "loss"):
         raise common.UserError(f"train.monitor={name!r} is not known; use '' (the task's "
                                f"primary metric, {task.primary}) or 'loss' (the validation "
                                "loss).")
     sign = -1.0 if name == "loss" or not task.higher_is_better else 1.0
-    key = name or task.primary
-
-    def score_of(val):
-        return sign * val[key]
-    score_of.sign = sign
-    return score_of
+    return name or task.primary, sign
 
 
 def quick_eval(task, model, features, monitor_name):
