@@ -19,7 +19,8 @@ baseline got 6.916 / 6.669 at the same 3-minute budget; with 4 minutes, an earli
 6.855 / 6.634). The eleventh session's full refresh (`python
 benchmarks/results_table.py`, a machine ~3.7 times faster): the same 6.597 / 6.398 in 2.3
 min wall (early stopping at 2,500 steps, 75 s of training, the step-1,250 checkpoint
-kept), against the Keras GRU(128) at 6.646 / 6.424 (its best validation epoch).
+kept), against the Keras GRU(128) at 6.646 / 6.424 (its best validation epoch). Twelfth
+session (`--task=bach`): the same 6.597 / 6.398 in 1.3 min wall, against 6.691 / 6.488.
 """
 
 from configs import supervised
