@@ -18,6 +18,10 @@ Variants:
   rnn_tf       rnn_tf.RNN: token ids (input_dim=V) for vocabulary configs, float otherwise
   rnn_tf_xla   the same step with jit_compile=True
   rnn_tf_onehot[_xla]  rnn_tf.RNN fed the same one-hot floats as keras (vocab configs)
+  keras_fused[_xla], rnn_tf_fused[_xla]
+               the same layers with rnn_tf.Head's fused_softmax_loss in place of
+               Dense + softmax CE (the same loss; the [B*T, C] logits are never stored).
+               Not in the default set: pass them with --variants.
 """
 
 import argparse
@@ -47,14 +51,22 @@ CONFIGS = {
 }
 
 
-def make_step(layer, cfg, jit):
-    head = keras.layers.Dense(cfg["C"])
+def make_step(layer, cfg, jit, fused=False, chunk_rows=None):
     opt = keras.optimizers.Adam(1e-3)
+    if fused:
+        head = rnn_tf.Head(cfg["C"])          # same glorot_uniform kernel and zero bias
+        head.build((None, cfg["H"]))
+    else:
+        head = keras.layers.Dense(cfg["C"])
 
     def step(x, y):
         with tf.GradientTape() as tape:
-            logits = head(layer(x))
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+            if fused:   # the same mean softmax CE, from the hidden states, chunk by chunk
+                loss = head.fused_softmax_loss(y, layer(x), chunk_rows=chunk_rows)
+            else:
+                logits = head(layer(x))
+                loss = tf.reduce_mean(
+                    tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
         variables = layer.trainable_variables + head.trainable_variables
         grads = tape.gradient(loss, variables)
         grads = [tf.convert_to_tensor(g) for g in grads]   # IndexedSlices from a gather
@@ -70,6 +82,8 @@ def variants(cfg, cell="vanilla"):
     out = {
         "keras": (lambda: keras_cls(H, return_sequences=True), "onehot", False),
         "keras_xla": (lambda: keras_cls(H, return_sequences=True), "onehot", True),
+        "keras_fused": (lambda: keras_cls(H, return_sequences=True), "onehot", False),
+        "keras_fused_xla": (lambda: keras_cls(H, return_sequences=True), "onehot", True),
     }
     if V:
         out["rnn_tf"] = (ours(input_dim=V), "ids", False)
@@ -79,6 +93,8 @@ def variants(cfg, cell="vanilla"):
     else:
         out["rnn_tf"] = (ours(), "onehot", False)
         out["rnn_tf_xla"] = (ours(), "onehot", True)
+    for name in ("rnn_tf", "rnn_tf_xla"):
+        out[name.replace("rnn_tf", "rnn_tf_fused")] = out[name]
     return out
 
 
@@ -93,10 +109,11 @@ def bench_config(name, cfg, args):
         data = {"onehot": tf.constant(rng.standard_normal((B, T, cfg["X"])), tf.float32)}
     runs = {}
     for vname, (make, kind, jit) in variants(cfg, args.cell).items():
-        if args.variants and vname not in args.variants:
+        if (vname not in args.variants) if args.variants else ("_fused" in vname):
             continue
         keras.utils.set_random_seed(0)
-        step = make_step(make(), cfg, jit)
+        step = make_step(make(), cfg, jit, fused="_fused" in vname,
+                         chunk_rows=args.chunk_rows)
         x = data[kind]
         step(x, y).numpy()                                  # trace / compile
         t0 = time.perf_counter()
@@ -136,6 +153,8 @@ def main():
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--target-s", type=float, default=3.0, help="seconds per repeat")
+    p.add_argument("--chunk-rows", type=int, default=None,
+                   help="rows per chunk of the *_fused variants' head (default: all at once)")
     p.add_argument("--cell", default="vanilla", choices=["vanilla", "gru"],
                    help="gru: rnn_tf's GRU against keras.layers.GRU")
     args = p.parse_args()
