@@ -34,7 +34,7 @@ def get_config(variant=None):
     c.model.dropout = 0.0
     c.model.word_dropout = 0.5           # a training word becomes [UNK] with this chance
     c.model.min_count = 1                # vocabulary: train words seen this often
-    c.model.lexicon = "vader"            # each word's VADER rating as a feature ('' = none)
+    c.model.lexicon = "vader"            # each word's VADER rating ('' = none; 'vader_negation')
     c.train.batch_size = 32
     c.train.steps = 1500
     c.train.learning_rate = 1e-3

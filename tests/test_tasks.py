@@ -291,6 +291,32 @@ def test_vader_valence_matches_the_lexicon_file():
     np.testing.assert_allclose(got[0] + got[1], want, rtol=1e-6)
 
 
+def test_vader_negation_rule_flips_the_three_words_after_a_negator():
+    """VADER's rule, written out here: a rating within three words after a negator (or the
+    't' of a split n't) is multiplied by -0.74; nothing else changes."""
+    from pipelines import text
+    from pipelines.lexicon import Valence, vader_negators, vader_ratings
+    r = vader_ratings()
+    negators = vader_negators()
+    assert {"not", "never", "without", "isn't"} <= set(negators)
+    sentences = ["The crust isn't good , not at all good . I like it", "good not bad",
+                 "not", "never a good idea or a bad one", ""]
+    words = text.word_tokens(tf.constant(sentences), lower=True)
+    got = Valence(r, negators)(words).to_list()
+    plain = Valence(r)(words).to_list()
+    for ws, g, p in zip(words.to_list(), got, plain):
+        ws = [w.decode() for w in ws]
+        is_negator = [w in negators or (w == "t" and t > 0 and ws[t - 1] == "'")
+                      for t, w in enumerate(ws)]
+        want = [r.get(w, 0.0) / 4 * (-0.74 if any(is_negator[max(0, t - 3):t]) else 1.0)
+                for t, w in enumerate(ws)]
+        np.testing.assert_allclose(g, want, rtol=1e-6)
+        np.testing.assert_allclose(p, [r.get(w, 0.0) / 4 for w in ws], rtol=1e-6)
+    assert got[0][5] < 0 < plain[0][5]                 # "isn ' t good": good is negated
+    assert got[1][0] > 0 and got[1][2] > 0             # "good not bad": bad reads positive
+    assert got[3][2] < 0 and got[3][6] == plain[3][6]  # "bad" is 6 words on: unchanged
+
+
 def test_sentiment_lexicon_is_a_feature_and_an_unknown_one_is_a_user_error():
     config = _config("sentiment")
     task = tasks.get(config)
@@ -304,8 +330,14 @@ def test_sentiment_lexicon_is_a_feature_and_an_unknown_one_is_a_user_error():
                                [r["good"] / 4, 0.0, r["delicious"] / 4, 0.0], rtol=1e-6)
     assert feats["valence"].to_list()[1] == [0.0]
     config.model.lexicon = "afinn"
-    with pytest.raises(ValueError, match=r"model.lexicon='afinn'.*'vader'"):
+    with pytest.raises(ValueError, match=r"model.lexicon='afinn'.*'vader'.*'vader_negation'"):
         tasks.get(config).valence
+    config.model.lexicon = "vader_negation"
+    negated = tasks.get(config)
+    negated.meta = task.meta
+    feats = negated.encode([{"sentence": "not good", "label": 0}], fit=False)
+    np.testing.assert_allclose(feats["valence"].to_list()[0], [0.0, -0.74 * r["good"] / 4],
+                               rtol=1e-6)
 
 
 def test_date_labels_agree_with_their_input_dates():

@@ -49,11 +49,14 @@ class ClassifyTask(base.Task):
         name = self.config.model.get("lexicon", "")
         if not name:
             return None
-        if name != "vader":
+        if name not in ("vader", "vader_negation"):
             raise ValueError(f"model.lexicon={name!r} is not known; use 'vader' (VADER's "
-                             "word ratings) or '' (words alone).")
+                             "word ratings), 'vader_negation' (the same with VADER's "
+                             "negation rule) or '' (words alone).")
         if "_valence" not in self.__dict__:
-            self._valence = lexicon.Valence(lexicon.vader_ratings())
+            self._valence = lexicon.Valence(
+                lexicon.vader_ratings(),
+                lexicon.vader_negators() if name == "vader_negation" else None)
         return self._valence
 
     def inputs(self, ids, valence=None):
