@@ -137,9 +137,10 @@ def fused_softmax_loss(labels, a, kernel, bias, mask=None, reduction="mean_per_t
     pass: the head's product, TensorFlow's fused softmax cross-entropy kernel (loss and
     d(logits) at once) and the two gradient products run together, and the custom
     gradient only scales their results by the incoming scalar. The same three products as
-    the unfused head, no recompute, and nothing else passes over the [N, C] logits; with
-    many classes (the lecture's 10,000-word softmax) those passes, and XLA re-deriving the
-    softmax for the backward pass, cost about as much as the products. `chunk_rows` does
+    the unfused head, no recompute, and nothing else passes over the [N, C] logits. With
+    many classes that matters: at the lecture's 10,000-word softmax (B=32, T=50, H=100)
+    the unfused head and its Adam update took 48 ms of a 51 ms XLA training step on a
+    2-core CPU, where its three products alone need about 32 ms. `chunk_rows` does
     this a chunk of rows at a time (a `tf.while_loop`, XLA-compatible) to bound the memory;
     the default, all rows at once, was the fastest on a 2-core CPU. Gradients flow to `a`,
     `kernel` and `bias`; not to labels or mask.
