@@ -54,10 +54,10 @@ class Valence(tf.Module):
                                                 tf.float32)), default_value=0.0)
         self.negators = None
         if negators:
+            negators = sorted(set(negators))
             self.negators = tf.lookup.StaticHashTable(
                 tf.lookup.KeyValueTensorInitializer(
-                    tf.constant(sorted(set(negators))), tf.ones([len(set(negators))],
-                                                                tf.float32)),
+                    tf.constant(negators), tf.ones([len(negators)], tf.float32)),
                 default_value=0.0)
 
     def __call__(self, words):
