@@ -55,6 +55,33 @@ def _time_steps(x):
     return x.shape[0] if x.shape[0] is not None else tf.shape(x)[0]
 
 
+def stack_steps(ta, element_shape):
+    """`ta.stack()`, <dtype>[time, *element_shape], also when the loop ran no step.
+
+    TensorArray cannot stack zero elements of a shape it does not fully know (an unknown
+    batch size), so then the empty result is built from `element_shape`, a 1-D int
+    tensor or a fully known shape.
+    """
+    if ta.element_shape.is_fully_defined():
+        return ta.stack()
+    return tf.cond(ta.size() > 0, ta.stack,
+                   lambda: tf.zeros(tf.concat([[0], element_shape], 0), ta.dtype))
+
+
+def no_steps(like, element_shape):
+    """<like.dtype>[0, *element_shape]: the stacked outputs of a loop of zero steps."""
+    return tf.zeros(tf.concat([[0], element_shape], 0), like.dtype)
+
+
+def if_steps(A, fn, empty_fn):
+    """`fn()` when A <float>[time, ...] has a step, else `empty_fn()` (a length-0 sequence),
+    decided in Python when the time length is static and by `tf.cond` when it is not."""
+    T = A.shape[0]
+    if T is not None:
+        return fn() if T > 0 else empty_fn()
+    return tf.cond(tf.shape(A)[0] > 0, fn, empty_fn)
+
+
 def _unstack(x, element_shape):
     return tf.TensorArray(x.dtype, size=_time_steps(x), element_shape=element_shape,
                           infer_shape=False).unstack(x)
@@ -72,7 +99,7 @@ def _forward(step, a0, T, mask_ta, input_ta):
 
     _, _, out = tf.while_loop(lambda t, *_: t < T, body, (tf.constant(0), a0, out),
                               maximum_iterations=T, parallel_iterations=PARALLEL_ITERATIONS)
-    return out.stack()
+    return stack_steps(out, tf.shape(a0))
 
 
 def _backward(A, dA, W_aa, a0, mask, activation):
@@ -99,7 +126,19 @@ def _backward(A, dA, W_aa, a0, mask, activation):
     _, da0, dZ = tf.while_loop(lambda t, *_: t >= 0, body,
                                (T - 1, tf.zeros_like(a0), dZ), maximum_iterations=T,
                                parallel_iterations=PARALLEL_ITERATIONS)
-    return dZ.stack(), da0
+    return stack_steps(dZ, tf.shape(a0)), da0
+
+
+def _unless_empty(compiled, x, run, empty):
+    """`run()`, the forward loop; for a compiled loop whose time length is not known when it
+    is traced, `empty()` when x <float>[time, ...] turns out to have no step (XLA cannot
+    unstack zero steps; a TensorFlow loop handles them itself)."""
+    return if_steps(x, run, empty) if compiled else run()
+
+
+def _zeros_like_all(*tensors):
+    """The gradients of a length-0 sequence: nothing reached any input."""
+    return tuple(tf.zeros_like(t) for t in tensors)
 
 
 def _recurrent_weight_grad(A, dZ, a0):
@@ -113,6 +152,8 @@ def _recurrent_weight_grad(A, dZ, a0):
 
 def _vanilla_forward(xp, W_aa, a0, mask, activation):
     """The forward loop a<t> = g(a<t-1> W_aa + xp<t>). Returns A <float>[T, B, H]."""
+    if xp.shape[0] == 0:                       # no loop (XLA cannot unstack zero steps)
+        return no_steps(a0, tf.shape(a0))
     act = ACTIVATIONS[activation]
     mask_ta = None if mask is None else _unstack(mask, None)
     return _forward(lambda x_t, a: act(tf.matmul(a, W_aa) + x_t), a0, _time_steps(xp),
@@ -137,11 +178,14 @@ def fused_unroll(xp, W_aa, a0, mask, activation, compiled=False):
 
     @tf.custom_gradient
     def core(xp, W_aa, a0):
-        A = forward(xp, W_aa, a0, mask, activation)
+        A = _unless_empty(compiled, xp, lambda: forward(xp, W_aa, a0, mask, activation),
+                          lambda: no_steps(a0, tf.shape(a0)))
 
         def grad(dA):
-            dZ, da0 = backward(A, dA, W_aa, a0, mask, activation)
-            return dZ, _recurrent_weight_grad(A, dZ, a0), da0
+            def bptt():
+                dZ, da0 = backward(A, dA, W_aa, a0, mask, activation)
+                return dZ, _recurrent_weight_grad(A, dZ, a0), da0
+            return if_steps(A, bptt, lambda: _zeros_like_all(xp, W_aa, a0))
 
         return A, grad
 
@@ -150,6 +194,8 @@ def fused_unroll(xp, W_aa, a0, mask, activation, compiled=False):
 
 def _stacked_forward(x, W_a, b_a, a0, mask, activation):
     """The forward loop a<t> = g([a<t-1>; x<t>] W_a + b_a). Returns A <float>[T, B, H]."""
+    if x.shape[0] == 0:                        # no loop (XLA cannot unstack zero steps)
+        return no_steps(a0, tf.shape(a0))
     act = ACTIVATIONS[activation]
     mask_ta = None if mask is None else _unstack(mask, None)
     step = lambda x_t, a: act(tf.matmul(tf.concat([a, x_t], -1), W_a) + b_a)
@@ -177,9 +223,14 @@ def fused_unroll_stacked(x, W_aa, W_ax, b_a, a0, mask, activation, compiled=Fals
     @tf.custom_gradient
     def core(x, W_aa, W_ax, b_a, a0):
         W_a = tf.concat([W_aa, W_ax], axis=0)                       # (H + X, H)
-        A = forward(x, W_a, b_a, a0, mask, activation)
+        A = _unless_empty(compiled, x, lambda: forward(x, W_a, b_a, a0, mask, activation),
+                          lambda: no_steps(a0, tf.shape(a0)))
 
         def grad(dA):
+            return if_steps(A, lambda: bptt(dA),
+                            lambda: _zeros_like_all(x, W_aa, W_ax, b_a, a0))
+
+        def bptt(dA):
             dZ, da0 = backward(A, dA, W_aa, a0, mask, activation)
             X = tf.shape(x)[-1]
             A_prev = tf.concat([a0[None], A[:-1]], axis=0)          # (T, B, H)
@@ -199,6 +250,8 @@ def _gru_forward(xp, U, c, a0, mask):
     <float>[T, B, 3H] for the backward pass."""
     H = a0.shape[-1]
     T = _time_steps(xp)
+    if xp.shape[0] == 0:                       # no loop (XLA cannot unstack zero steps)
+        return no_steps(a0, tf.shape(a0)), no_steps(a0, [tf.shape(a0)[0], 3 * H])
     mask_ta = None if mask is None else _unstack(mask, None)
     xp_ta = _unstack(xp, None)
     out = tf.TensorArray(a0.dtype, size=T, element_shape=a0.shape)
@@ -215,7 +268,8 @@ def _gru_forward(xp, U, c, a0, mask):
     _, _, out, recs = tf.while_loop(
         lambda t, *_: t < T, body, (tf.constant(0), a0, out, recs), maximum_iterations=T,
         parallel_iterations=PARALLEL_ITERATIONS)
-    return out.stack(), recs.stack()
+    return (stack_steps(out, tf.shape(a0)),
+            stack_steps(recs, tf.stack([tf.shape(a0)[0], 3 * H])))
 
 
 def _gru_backward(dA, D, z, U, a0, mask):
@@ -242,7 +296,7 @@ def _gru_backward(dA, D, z, U, a0, mask):
 
     _, da0, G = tf.while_loop(lambda t, *_: t >= 0, back, (T - 1, tf.zeros_like(a0), G),
                               maximum_iterations=T, parallel_iterations=PARALLEL_ITERATIONS)
-    return G.stack(), da0
+    return stack_steps(G, tf.shape(a0)), da0
 
 
 def fused_gru_unroll(xp, U, c, a0, mask, compiled=False):
@@ -279,9 +333,14 @@ def fused_gru_unroll(xp, U, c, a0, mask, compiled=False):
 
     @tf.custom_gradient
     def core(xp, U, c, a0):
-        A, REC = forward(xp, U, c, a0, mask)                         # (T, B, H), (T, B, 3H)
+        A, REC = _unless_empty(                                      # (T, B, H), (T, B, 3H)
+            compiled, xp, lambda: forward(xp, U, c, a0, mask),
+            lambda: (no_steps(a0, tf.shape(a0)), no_steps(a0, [tf.shape(a0)[0], 3 * H])))
 
         def grad(dA):
+            return if_steps(A, lambda: bptt(dA), lambda: _zeros_like_all(xp, U, c, a0))
+
+        def bptt(dA):
             A_prev = tf.concat([a0[None], A[:-1]], axis=0)           # (T, B, H)
             z, r, h, r_h = gru_gates(xp, REC)                        # all steps at once
             C_z = (A_prev - h) * z * (1.0 - z)

@@ -32,14 +32,18 @@ def dynamic_unroll(step, input_sequence, initial_state, mask=None):
       initial_state: nest of `<float>[batch, n]`.
       mask: `<bool>[time, batch, 1]` or None. A masked step keeps the previous state.
     Returns:
-      (output_sequence `[time, batch, n]`, final_state nest).
+      (output_sequence `[time, batch, n]`, final_state nest). A sequence of length 0 gives
+      `[0, batch, n]` (n: the first state's width when no step was traced) and the initial
+      state.
     """
+    flat0 = tf.nest.flatten(initial_state)
+    if input_sequence.shape[0] == 0:   # no loop (XLA cannot unstack zero steps)
+        return bptt.no_steps(flat0[0], tf.shape(flat0[0])), initial_state
     T = tf.shape(input_sequence)[0]
     inputs_ta = tf.TensorArray(input_sequence.dtype, size=T,
                                infer_shape=False).unstack(input_sequence)
     mask_ta = None if mask is None else tf.TensorArray(
         tf.bool, size=T, infer_shape=False).unstack(mask)
-    flat0 = tf.nest.flatten(initial_state)
     out_shape = tf.TensorShape(flat0[0].shape[:1]).concatenate([None])
     outputs_ta = tf.TensorArray(flat0[0].dtype, size=T, element_shape=out_shape)
 
@@ -55,7 +59,11 @@ def dynamic_unroll(step, input_sequence, initial_state, mask=None):
     _, flat_final, outputs_ta = tf.while_loop(
         lambda t, *_: t < T, body, (tf.constant(0), flat0, outputs_ta),
         maximum_iterations=T, parallel_iterations=bptt.PARALLEL_ITERATIONS)
-    return outputs_ta.stack(), tf.nest.pack_sequence_as(initial_state, flat_final)
+    width = outputs_ta.element_shape[-1] if outputs_ta.element_shape.rank else None
+    if width is None:          # no step traced (eager, length 0): the state's width
+        width = tf.shape(flat0[0])[-1]
+    outputs = bptt.stack_steps(outputs_ta, tf.stack([tf.shape(flat0[0])[0], width]))
+    return outputs, tf.nest.pack_sequence_as(initial_state, flat_final)
 
 
 class _FunctionCache:
@@ -382,10 +390,8 @@ class RNN(keras.layers.Layer):
         if self._implementation.fused:
             a0 = initial_state[0]
             A = self._fused(x, a0, m, compiled)                         # (T, B, H)
-            if A.shape[0] is not None and A.shape[0] > 0:
-                final_state = [A[-1]]
-            else:   # time unknown here (or 0): a sequence of length 0 ends in a<0>
-                final_state = [tf.cond(tf.shape(A)[0] > 0, lambda: A[-1], lambda: a0)]
+            # a sequence of length 0 ends in a<0>
+            final_state = [bptt.if_steps(A, lambda: A[-1], lambda: a0)]
         else:
             A, final_state = self._generic(x, initial_state, m, training)
         output_sequence = A if m is None else tf.where(m, A, tf.zeros_like(A))

@@ -266,7 +266,11 @@ class Generator(tf.Module):
           stop_id).
         """
         _check_args(temperature, length)
-        top, states = self._prime(tf.convert_to_tensor(prime, tf.int32))
+        prime = tf.convert_to_tensor(prime, tf.int32)
+        if prime.shape.rank != 2 or prime.shape[1] == 0:
+            raise ValueError(f"prime must be <int32>[batch, P >= 1] token ids (at least one "
+                             f"token per row to start from); received shape {prime.shape}.")
+        top, states = self._prime(prime)
         if isinstance(top_k, bool) or int(top_k) != top_k or top_k < 0:
             raise ValueError(f"top_k must be an int >= 0 (0: no limit); received {top_k!r}.")
         samples, steps = self._compiled_loop(int(length), int(top_k), int(stop_id))(

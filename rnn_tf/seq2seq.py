@@ -186,13 +186,16 @@ class EncoderDecoder(keras.Model):
             done = tf.logical_or(done, tf.equal(y, self.eos_id))
             return t + 1, y, states, done, out.write(t, y)
 
-        _, _, _, _, out = tf.while_loop(
+        steps, _, _, _, out = tf.while_loop(
             lambda t, y, s, done, o: tf.logical_and(t < max_length,
                                                     tf.logical_not(tf.reduce_all(done))),
             body, (0, tf.fill([B], self.bos_id), states, tf.zeros([B], tf.bool), out),
             maximum_iterations=max_length)
-        seq = tf.transpose(out.stack())
-        pad = tf.fill([B, max_length - tf.shape(seq)[1]], self.pad_id)
+        # the steps run (none for an empty batch or max_length 0, which a TensorArray of
+        # unknown element shape cannot stack), then pad_id up to max_length
+        seq = tf.cond(steps > 0, lambda: tf.transpose(out.gather(tf.range(steps))),
+                      lambda: tf.zeros([B, 0], tf.int32))
+        pad = tf.fill([B, max_length - steps], self.pad_id)
         return tf.concat([seq, pad], 1)
 
     def beam_search(self, source, max_length, beam_width=4, length_penalty=0.0):

@@ -80,11 +80,16 @@ m = tf.saved_model.load(sys.argv[1])
 g = m.signatures["generate"](prime=tf.constant("The "), length=tf.constant(40),
                              temperature=tf.constant(0.8), seed=tf.constant(3))
 s = m.signatures["score"](texts=tf.constant(["def f(x):\n    return x", "na\u00efve \u2603"]))
+# edge batches: nothing to predict (no string longer than one character), and no strings
+short = m.signatures["score"](texts=tf.constant(["", "a"]))
+empty = m.signatures["score"](texts=tf.constant([], tf.string))
 assert not any(k.startswith(("rnn_tf", "pipelines")) for k in sys.modules), "imported us"
 print(json.dumps({"text": g["text"].numpy().decode(),
                   "nats": s["nats_per_char"].numpy().tolist(),
                   "unknown": s["unknown_chars"].numpy().tolist(),
-                  "predicted": s["predicted_chars"].numpy().tolist()}))
+                  "predicted": s["predicted_chars"].numpy().tolist(),
+                  "short": {k: v.numpy().tolist() for k, v in short.items()},
+                  "empty": {k: v.numpy().tolist() for k, v in empty.items()}}))
 """
 
 
@@ -106,6 +111,9 @@ def test_saved_model_in_a_fresh_process_matches_in_process(tiny_run, tmp_path):
     np.testing.assert_allclose(fresh["nats"], s["nats_per_char"], rtol=1e-5)
     assert fresh["predicted"] == [21, 6]                  # every character after the first
     assert fresh["unknown"][1] >= 1                        # the snowman is not in the docs
+    assert fresh["short"] == {"nats_per_char": [0.0, 0.0], "predicted_chars": [0, 0],
+                              "unknown_chars": [0, 0]}
+    assert fresh["empty"] == {"nats_per_char": [], "predicted_chars": [], "unknown_chars": []}
 
 
 def test_saved_model_cli_show_and_run(tiny_run):

@@ -79,6 +79,41 @@ def test_lengths_equal_mask_and_all_padding_row_gives_initial_state():
     np.testing.assert_array_equal(y1[2, 4:], 0.0)
 
 
+@pytest.mark.parametrize("mode", ["eager", "function", "unknown_shape", "jit_compile"])
+@pytest.mark.parametrize("kwargs", [{}, {"cell": "gru"}, {"cell": "lstm"}, {"stacked": True},
+                                    {"go_backwards": True}, {"jit_loops": True}])
+def test_sequence_of_length_zero_ends_in_initial_state(kwargs, mode):
+    """T = 0 (e.g. a batch of empty strings): outputs <float>[B, 0, H], the state a<0>,
+    zero gradients; and an empty batch (B = 0) works too."""
+    layer = rnn_tf.RNN(H, return_sequences=True, return_state=True, **kwargs)
+    layer.build((None, None, X))
+
+    def run(x, a0):
+        with tf.GradientTape() as tape:
+            tape.watch([x, a0])
+            y, *state = layer(x, initial_state=[a0] * (2 if layer.cell_name == "lstm" else 1))
+            loss = tf.reduce_sum(y) + tf.reduce_sum(state[0])
+        return (y, state[0]), tape.gradient(loss, [x, a0] + layer.trainable_variables)
+
+    if mode == "function":
+        run = tf.function(run)
+    elif mode == "unknown_shape":
+        run = tf.function(run, input_signature=[tf.TensorSpec([None, None, X]),
+                                                tf.TensorSpec([None, H])])
+    elif mode == "jit_compile":
+        run = tf.function(run, jit_compile=True)
+    for batch, time in [(3, 0), (0, 5), (0, 0)]:
+        a0 = tf.constant(RNG.standard_normal((batch, H)), tf.float32)
+        (y, final), grads = run(tf.zeros([batch, time, X]), a0)
+        assert y.shape == (batch, time, H)
+        np.testing.assert_array_equal(final, a0)
+        if time == 0:                      # the state's own gradient; nothing else reached
+            np.testing.assert_array_equal(grads[1], np.ones((batch, H)))
+            for g, v in zip(grads[2:], layer.trainable_variables):
+                np.testing.assert_array_equal(g if g is not None else 0.0,
+                                              np.zeros(v.shape))
+
+
 def test_left_and_right_padding_agree_on_valid_steps():
     layer = rnn_tf.RNN(H, return_sequences=True, return_state=True)
     valid = RNG.standard_normal((2, 4, X)).astype(np.float32)

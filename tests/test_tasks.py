@@ -37,11 +37,15 @@ import json, sys
 import tensorflow as tf
 m = tf.saved_model.load(sys.argv[1])
 fn = m.signatures["serving_default"]
-out = fn(**{sys.argv[2]: tf.constant(json.loads(sys.argv[3]))})
+outs = [fn(**{sys.argv[2]: tf.constant(batch, tf.string)})
+        for batch in json.loads(sys.argv[3])]
 assert not any(k.startswith(("rnn_tf", "pipelines")) for k in sys.modules), "imported us"
-print(json.dumps({k: (v.numpy().astype(str) if v.dtype == tf.string else v.numpy()).tolist()
-                  for k, v in out.items()}))
+print(json.dumps([{k: (v.numpy().astype(str) if v.dtype == tf.string else v.numpy()).tolist()
+                   for k, v in out.items()} for out in outs]))
 """
+
+# batches with no token at all, which the graph must also answer: none, only empty strings
+EDGE_BATCHES = [[], ["", "   "]]
 
 
 def _config(module, **overrides):
@@ -52,10 +56,11 @@ def _config(module, **overrides):
     return config
 
 
-def _fresh_process(saved_model, input_name, inputs, tmp_path):
+def _fresh_process(saved_model, input_name, batches, tmp_path):
+    """The serving signature's answers to each batch of strings, in a fresh process."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run([sys.executable, "-c", FRESH, saved_model, input_name,
-                           json.dumps(inputs)], capture_output=True, text=True, cwd=tmp_path,
+                           json.dumps(batches)], capture_output=True, text=True, cwd=tmp_path,
                           env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -77,7 +82,8 @@ def test_tiny_task_end_to_end_and_fresh_process_export(name, tmp_path):
     assert np.isfinite(metrics["validation"][task.primary])
     assert np.isfinite(metrics["test"][task.primary])
     # the same answers in a process that never imports our code ...
-    fresh = _fresh_process(export.export_dir(workdir), input_name, inputs, str(tmp_path))
+    fresh, *edge = _fresh_process(export.export_dir(workdir), input_name,
+                                  [inputs] + EDGE_BATCHES, str(tmp_path))
     # ... as the serving function built in this process from the best weights
     model = base.load_best(task, workdir)
     module = task.serving_module(model)
@@ -99,6 +105,10 @@ def test_tiny_task_end_to_end_and_fresh_process_export(name, tmp_path):
         for sentence, tags in zip(inputs, fresh["tags"]):
             assert len(tags.split()) == len(sentence.split())
             assert set(tags.split()) <= set(config.data.tag_names)
+    for batch, out in zip(EDGE_BATCHES, edge):
+        assert {len(v) for v in out.values()} == {len(batch)}, (batch, out)
+        for key in ("output", "tags"):       # no tokens in, nothing out
+            assert out.get(key, [""] * len(batch)) == [""] * len(batch), (batch, out)
     assert results["push"]
     # TF1-style loaders (saved_model_cli run, TF Serving) find the variables and tables
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
