@@ -191,6 +191,11 @@ class Generator(tf.Module):
         Returns (<[length, batch, ...]> samples, padded with stop_id after a row stops,
         <int32>[] the number of steps run)."""
         activation = self.head.activation
+        if isinstance(length, tf.Tensor):     # a served signature's input: no ValueError
+            check = tf.debugging.assert_non_negative(
+                length, message="length must be >= 0 (the number of steps to generate)")
+            with tf.control_dependencies([check]):
+                length = tf.identity(length)
         batch = tf.shape(top)[0]
         out_dtype = tf.int32 if activation == "softmax" else tf.float32
         samples = tf.TensorArray(out_dtype, size=length)

@@ -114,6 +114,8 @@ def test_saved_model_in_a_fresh_process_matches_in_process(tiny_run, tmp_path):
     assert fresh["short"] == {"nats_per_char": [0.0, 0.0], "predicted_chars": [0, 0],
                               "unknown_chars": [0, 0]}
     assert fresh["empty"] == {"nats_per_char": [], "predicted_chars": [], "unknown_chars": []}
+    with pytest.raises(tf.errors.InvalidArgumentError, match="length must be >= 0"):
+        serving.generate(tf.constant("The "), tf.constant(-1), tf.constant(0.8), tf.constant(3))
 
 
 def test_saved_model_cli_show_and_run(tiny_run):
