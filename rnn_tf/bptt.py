@@ -64,12 +64,12 @@ def stack_steps(ta, element_shape):
     """
     if ta.element_shape.is_fully_defined():
         return ta.stack()
-    return tf.cond(ta.size() > 0, ta.stack,
-                   lambda: tf.zeros(tf.concat([[0], element_shape], 0), ta.dtype))
+    return tf.cond(ta.size() > 0, ta.stack, lambda: no_steps(ta, element_shape))
 
 
 def no_steps(like, element_shape):
-    """<like.dtype>[0, *element_shape]: the stacked outputs of a loop of zero steps."""
+    """<like.dtype>[0, *element_shape]: the stacked outputs of a loop of zero steps
+    (`like`: anything with the dtype, a tensor or a TensorArray)."""
     return tf.zeros(tf.concat([[0], element_shape], 0), like.dtype)
 
 

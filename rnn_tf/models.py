@@ -161,8 +161,12 @@ def one_to_many(input_dim, num_outputs, units=128, cell="vanilla", num_layers=1,
 
 
 def teacher_forcing_inputs(x0, targets):
-    """[x0, y<1>, ..., y<T-1>]: <float>[B, X], <float>[B, T, X] -> <float>[B, T, X]."""
-    return ops.concatenate([ops.expand_dims(x0, 1), targets[:, :-1]], axis=1)
+    """[x0, y<1>, ..., y<T-1>]: <float>[B, X], <float>[B, T, X] -> <float>[B, T, X]
+    (T = 0 gives <float>[B, 0, X])."""
+    shifted = ops.concatenate([ops.expand_dims(x0, 1), targets[:, :-1]], axis=1)
+    if targets.shape[1] is not None and targets.shape[1] > 0:
+        return shifted
+    return shifted[:, :ops.shape(targets)[1]]       # T = 0: targets[:, :-1] is empty too
 
 
 @keras.saving.register_keras_serializable(package="rnn_tf")

@@ -272,6 +272,8 @@ def test_sampler_bad_input():
     gen = Generator(_lm())
     with pytest.raises(ValueError, match="temperature must be >= 0"):
         gen.generate(tf.constant([[1]]), 3, temperature=-1.0)
+    with pytest.raises(ValueError, match=r"prime must be .*received shape \(1, 0\)"):
+        gen.generate(tf.zeros([1, 0], tf.int32), 3)
     with pytest.raises(ValueError, match="bidirectional"):
         Generator(models.many_to_many(5, 5, units=4, bidirectional=True))
 

@@ -83,13 +83,16 @@ s = m.signatures["score"](texts=tf.constant(["def f(x):\n    return x", "na\u00e
 # edge batches: nothing to predict (no string longer than one character), and no strings
 short = m.signatures["score"](texts=tf.constant(["", "a"]))
 empty = m.signatures["score"](texts=tf.constant([], tf.string))
+g0 = m.signatures["generate"](prime=tf.constant("The "), length=tf.constant(0),
+                              temperature=tf.constant(0.8), seed=tf.constant(3))
 assert not any(k.startswith(("rnn_tf", "pipelines")) for k in sys.modules), "imported us"
 print(json.dumps({"text": g["text"].numpy().decode(),
                   "nats": s["nats_per_char"].numpy().tolist(),
                   "unknown": s["unknown_chars"].numpy().tolist(),
                   "predicted": s["predicted_chars"].numpy().tolist(),
                   "short": {k: v.numpy().tolist() for k, v in short.items()},
-                  "empty": {k: v.numpy().tolist() for k, v in empty.items()}}))
+                  "empty": {k: v.numpy().tolist() for k, v in empty.items()},
+                  "g0": g0["text"].numpy().decode()}))
 """
 
 
@@ -114,6 +117,7 @@ def test_saved_model_in_a_fresh_process_matches_in_process(tiny_run, tmp_path):
     assert fresh["short"] == {"nats_per_char": [0.0, 0.0], "predicted_chars": [0, 0],
                               "unknown_chars": [0, 0]}
     assert fresh["empty"] == {"nats_per_char": [], "predicted_chars": [], "unknown_chars": []}
+    assert fresh["g0"] == "The "                           # length 0: just the prime
     with pytest.raises(tf.errors.InvalidArgumentError, match="length must be >= 0"):
         serving.generate(tf.constant("The "), tf.constant(-1), tf.constant(0.8), tf.constant(3))
 

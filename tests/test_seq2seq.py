@@ -62,6 +62,20 @@ def test_beam_width_one_equals_greedy(trained):
                                   trained.greedy_decode(source, MAX_LEN + 1))
 
 
+def test_decoders_answer_empty_batches_and_sources_and_max_length_zero(trained):
+    """No rows, rows with no source token, or max_length 0: [B, max_length] of pad ids
+    where nothing was decoded (a TensorArray of unknown shape cannot stack zero steps)."""
+    for source, max_length in [(np.zeros((0, 4)), 6), (np.zeros((2, 0)), 6),
+                               (np.zeros((0, 0)), 6), (np.array([[5, 6, 7]]), 0)]:
+        source = source.astype(np.int32)
+        greedy = trained.greedy_decode(source, max_length).numpy()
+        beam = trained.beam_search(source, max_length, beam_width=2).numpy()
+        assert greedy.shape == beam.shape == (source.shape[0], max_length)
+    source, _, _ = reversal_batch(np.random.default_rng(5), 3)
+    short = trained.greedy_decode(source, 2).numpy()             # cut before EOS
+    np.testing.assert_array_equal(short, trained.greedy_decode(source, MAX_LEN + 1)[:, :2])
+
+
 @pytest.mark.parametrize("cell,attention", [("vanilla", False), ("lstm", True)])
 def test_shapes_and_one_step_trains_every_variable(cell, attention):
     model = seq2seq.encoder_decoder(13, 9, units=8, cell=cell, attention=attention)

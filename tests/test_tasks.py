@@ -140,8 +140,13 @@ g = m.signatures["generate"](length=tf.constant(16), temperature=tf.constant(1.0
                              seed=tf.constant(4))
 roll = tf.zeros([1, 8, 128]).numpy(); roll[0, :, 60] = 1
 s = m.signatures["score"](rolls=tf.constant(roll))
+edge = [m.signatures["score"](rolls=tf.zeros(shape))["nats_per_step"].numpy().tolist()
+        for shape in ([0, 8, 128], [2, 0, 128])]            # no chorales; chorales of 0 steps
+g0 = m.signatures["generate"](length=tf.constant(0), temperature=tf.constant(1.0),
+                              seed=tf.constant(4))["roll"].numpy()
 assert not any(k.startswith(("rnn_tf", "pipelines")) for k in sys.modules)
-print(json.dumps({"roll": g["roll"].numpy().tolist(), "nats": s["nats_per_step"].numpy().tolist()}))
+print(json.dumps({"roll": g["roll"].numpy().tolist(), "nats": s["nats_per_step"].numpy().tolist(),
+                  "edge": edge, "g0": list(g0.shape)}))
 """
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run([sys.executable, "-c", script, export.export_dir(workdir)],
@@ -152,6 +157,7 @@ print(json.dumps({"roll": g["roll"].numpy().tolist(), "nats": s["nats_per_step"]
     roll = np.array(out["roll"])
     assert roll.shape[0] == 16 and set(np.unique(roll)) <= {0.0, 1.0}
     assert out["nats"][0] > 0
+    assert out["edge"] == [[], [0.0, 0.0]] and out["g0"] == [0, roll.shape[1]]
 
 
 def test_pad_to_gives_static_batches_and_buckets_off_pads_to_the_batch():

@@ -68,7 +68,8 @@ class MusicTask(base.Task):
     def _per_step(self, model, roll, training, lengths=None):
         """roll <float32>[B, T, P], lengths <int32>[B] or None (all T) ->
         (L<t> <float32>[B, T], mask <float32>[B, T])."""
-        x = models.teacher_forcing_inputs(tf.zeros_like(roll[:, 0]), roll)
+        x0 = tf.zeros(tf.gather(tf.shape(roll), [0, 2]), roll.dtype)       # x<1> = 0
+        x = models.teacher_forcing_inputs(x0, roll)
         logits = model(x, training=training)
         per_step = tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(
             labels=roll, logits=logits), -1)
