@@ -238,8 +238,9 @@ def seq2seq_gru(config, workdir, budget, task, units=None, cell="GRU", encoder_u
                 y = np.asarray(res[0]).argmax(-1).astype(np.int32)[:, None]
                 s = [np.asarray(v) for v in res[1:]]
                 ids.append(y[:, 0])
+            ids = tf.constant(np.stack(ids, 1))
             outs.extend(s.decode() for s in task.ids_to_strings(
-                tf.constant(np.stack(ids, 1)), vocab).numpy())
+                ids, tf.gather(vocab, ids)).numpy())
         refs = [str(r) for r in f[split]["text_target"]]
         return task._metrics(outs, refs)
     encoder_name = (f"Bidirectional({cell}({encoder_units}))" if encoder_units

@@ -51,6 +51,7 @@ def get_config(variant=None):
     c.eval.quick_examples = 500
     c.eval.beam_width = 4
     c.eval.length_penalty = 1.0
+    c.eval.replace_unk = True            # an [UNK] output copies its aligned source word
     c.eval.bless_threshold = 30.0        # validation chrF
     c.export.examples = ("¿Dónde está la estación de tren?", "Me gusta mucho leer libros.")
     if variant == "tiny":

@@ -6,7 +6,8 @@
               logits<t> = W_ya [s<t>; c<t>] + b_y
 
 Training uses teacher forcing (`call((source, target_in))`, target_in = [BOS, y<1..T-1>]).
-Inference runs greedy decoding or beam search as one tf.while_loop in one tf.function.
+Inference runs greedy decoding or beam search as one tf.while_loop in one tf.function;
+both can also return the alignment, each output token's most-attended source position.
 """
 
 import keras
@@ -22,7 +23,8 @@ class AdditiveAttention(keras.layers.Layer):
     """Bahdanau attention: score_j = v^T tanh(W_h h_j + W_s s), weights = softmax_j.
 
     `prepare(memory)` computes W_h h once per sequence; `call(state, memory, keys, mask)`
-    gives the context <float>[batch, memory_dim] for one decoder step.
+    gives the context <float>[batch, memory_dim] for one decoder step, and with
+    `return_weights=True` also the weights <float>[batch, Tx] (the alignment).
     """
 
     def __init__(self, units, **kwargs):
@@ -39,12 +41,13 @@ class AdditiveAttention(keras.layers.Layer):
         """memory <float>[B, Tx, M] -> keys <float>[B, Tx, units]."""
         return tf.einsum("btm,mu->btu", memory, tf.cast(self.W_h, memory.dtype))
 
-    def call(self, state, memory, keys, mask):
+    def call(self, state, memory, keys, mask, return_weights=False):
         query = tf.matmul(state, tf.cast(self.W_s, state.dtype))[:, None]       # (B, 1, U)
         scores = tf.reduce_sum(tf.tanh(keys + query) * tf.cast(self.v, state.dtype), -1)
         scores = tf.where(mask, scores, tf.constant(-1e9, scores.dtype))         # (B, Tx)
         weights = tf.nn.softmax(scores, -1)
-        return tf.reduce_sum(weights[:, :, None] * memory, 1)                    # (B, M)
+        context = tf.reduce_sum(weights[:, :, None] * memory, 1)                 # (B, M)
+        return (context, weights) if return_weights else context
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}
@@ -131,23 +134,30 @@ class EncoderDecoder(keras.Model):
         return memory, mask, states
 
     def _decoder_step(self, y_prev, states, memory, keys, mask):
-        """One decoder step: y_prev <int32>[B] -> (logits [B, V], next states)."""
-        features, new_states = self._decoder_features(self.embedding(y_prev), states,
-                                                      memory, keys, mask)
-        return self.head(features), new_states
+        """One decoder step: y_prev <int32>[B] -> (logits [B, V], next states, the source
+        position <int32>[B] the attention weighs most: 0 without attention)."""
+        features, new_states, weights = self._decoder_features(
+            self.embedding(y_prev), states, memory, keys, mask, return_weights=True)
+        aligned = tf.zeros_like(y_prev)
+        if weights is not None:          # a -1 column: an empty source aligns with 0
+            aligned = tf.argmax(tf.pad(weights, [[0, 0], [0, 1]], constant_values=-1.0), -1,
+                                output_type=tf.int32)
+        return self.head(features), new_states, aligned
 
-    def _decoder_features(self, x, states, memory, keys, mask):
+    def _decoder_features(self, x, states, memory, keys, mask, return_weights=False):
         """One decoder step before the head: the embedded y<t-1> <float>[B, E] ->
-        ([s<t>; c<t>] <float>[B, H or 2H], next states)."""
-        context = None
+        ([s<t>; c<t>] <float>[B, H or 2H], next states), and with `return_weights` the
+        attention weights <float>[B, Tx] (None without attention)."""
+        context = weights = None
         if self.attention is not None:
-            context = self.attention(states[0], memory, keys, mask)           # (B, H)
+            context, weights = self.attention(states[0], memory, keys, mask,
+                                              return_weights=True)           # (B, H)
             x = tf.concat([x, context], -1)
         out, new_states = self.decoder_cell(x, states)
         new_states = list(new_states)
         if context is not None:
             out = tf.concat([out, context], -1)
-        return out, new_states
+        return (out, new_states, weights) if return_weights else (out, new_states)
 
     def call(self, inputs, training=None):
         source, target_in = inputs
@@ -168,9 +178,23 @@ class EncoderDecoder(keras.Model):
         return self.head(tf.transpose(features_tm, [1, 0, 2]))              # (B, Ty, V)
 
     # ------------------------------------------------------------------ inference
-    def greedy_decode(self, source, max_length):
-        """<int32>[B, Tx] -> <int32>[B, max_length]; after EOS a row is pad_id."""
-        return self._greedy(tf.convert_to_tensor(source, tf.int32), tf.constant(max_length))
+    def greedy_decode(self, source, max_length, return_alignment=False):
+        """<int32>[B, Tx] -> <int32>[B, max_length]; after EOS a row is pad_id.
+
+        With `return_alignment`, also <int32>[B, max_length]: for each output token the
+        source position its attention weighed most (0 after the row's end), for copying
+        the source word of an unknown output token, as Luong et al. 2015 replace unknown
+        words.
+        """
+        self._check_alignment(return_alignment)
+        ids, aligned = self._greedy(tf.convert_to_tensor(source, tf.int32),
+                                    tf.constant(max_length))
+        return (ids, aligned) if return_alignment else ids
+
+    def _check_alignment(self, return_alignment):
+        if return_alignment and self.attention is None:
+            raise ValueError("return_alignment=True needs attention: the alignment is the "
+                             "attention's argmax. Build the model with attention=True.")
 
     @tf.function(reduce_retracing=True)
     def _greedy(self, source, max_length):
@@ -178,34 +202,44 @@ class EncoderDecoder(keras.Model):
         keys = self.attention.prepare(memory) if self.attention is not None else None
         B = tf.shape(source)[0]
         out = tf.TensorArray(tf.int32, size=max_length)
+        align = tf.TensorArray(tf.int32, size=max_length)
 
-        def body(t, y, states, done, out):
-            logits, states = self._decoder_step(y, states, memory, keys, mask)
+        def body(t, y, states, done, out, align):
+            logits, states, aligned = self._decoder_step(y, states, memory, keys, mask)
             y = tf.argmax(logits, -1, output_type=tf.int32)
             y = tf.where(done, self.pad_id, y)
+            aligned = tf.where(done, 0, aligned)                # after the end: 0
             done = tf.logical_or(done, tf.equal(y, self.eos_id))
-            return t + 1, y, states, done, out.write(t, y)
+            return t + 1, y, states, done, out.write(t, y), align.write(t, aligned)
 
-        steps, _, _, _, out = tf.while_loop(
-            lambda t, y, s, done, o: tf.logical_and(t < max_length,
-                                                    tf.logical_not(tf.reduce_all(done))),
-            body, (0, tf.fill([B], self.bos_id), states, tf.zeros([B], tf.bool), out),
+        steps, _, _, _, out, align = tf.while_loop(
+            lambda t, y, s, done, o, a: tf.logical_and(t < max_length,
+                                                       tf.logical_not(tf.reduce_all(done))),
+            body, (0, tf.fill([B], self.bos_id), states, tf.zeros([B], tf.bool), out, align),
             maximum_iterations=max_length)
-        # the steps run (none for an empty batch or max_length 0, which a TensorArray of
-        # unknown element shape cannot stack), then pad_id up to max_length
-        seq = tf.cond(steps > 0, lambda: tf.transpose(out.gather(tf.range(steps))),
-                      lambda: tf.zeros([B, 0], tf.int32))
-        pad = tf.fill([B, max_length - steps], self.pad_id)
-        return tf.concat([seq, pad], 1)
 
-    def beam_search(self, source, max_length, beam_width=4, length_penalty=0.0):
+        # the steps run (none for an empty batch or max_length 0, which a TensorArray of
+        # unknown element shape cannot stack), then `fill` up to max_length
+        def batch_major(ta, fill):
+            seq = tf.cond(steps > 0, lambda: tf.transpose(ta.gather(tf.range(steps))),
+                          lambda: tf.zeros([B, 0], tf.int32))
+            return tf.concat([seq, tf.fill([B, max_length - steps], fill)], 1)
+        return batch_major(out, self.pad_id), batch_major(align, 0)
+
+    def beam_search(self, source, max_length, beam_width=4, length_penalty=0.0,
+                    return_alignment=False):
         """Beam search. Returns the best <int32>[B, max_length] (pad_id after EOS).
 
-        Scores are summed log-probabilities divided by length**length_penalty.
+        Scores are summed log-probabilities divided by length**length_penalty. With
+        `return_alignment`, also the best beam's alignment <int32>[B, max_length] (see
+        `greedy_decode`).
         """
         check_positive_int("beam_width", beam_width, " (1 is greedy)")
-        return self._beam(tf.convert_to_tensor(source, tf.int32), tf.constant(max_length),
-                          beam_width, tf.constant(length_penalty, tf.float32))
+        self._check_alignment(return_alignment)
+        ids, aligned = self._beam(tf.convert_to_tensor(source, tf.int32),
+                                  tf.constant(max_length), beam_width,
+                                  tf.constant(length_penalty, tf.float32))
+        return (ids, aligned) if return_alignment else ids
 
     @tf.function(reduce_retracing=True)
     def _beam(self, source, max_length, K, length_penalty):
@@ -217,13 +251,14 @@ class EncoderDecoder(keras.Model):
         keys = self.attention.prepare(memory) if self.attention is not None else None
         scores = tf.tile(tf.constant([[0.0] + [-1e9] * (K - 1)]), [B, 1])   # (B, K)
         seqs = tf.fill([B, K, max_length], self.pad_id)
+        aligns = tf.zeros([B, K, max_length], tf.int32)      # each token's source position
         done = tf.zeros([B, K], tf.bool)
         lengths = tf.zeros([B, K], tf.float32)
         y = tf.fill([B * K], self.bos_id)
         eos_only = tf.one_hot(self.eos_id, V, on_value=0.0, off_value=-1e9)  # (V,)
 
-        def body(t, y, states, scores, seqs, done, lengths):
-            logits, states = self._decoder_step(y, states, memory, keys, mask)
+        def body(t, y, states, scores, seqs, aligns, done, lengths):
+            logits, states, aligned = self._decoder_step(y, states, memory, keys, mask)
             logp = tf.reshape(tf.nn.log_softmax(logits), [B, K, V])
             # a finished beam may only continue with EOS at no cost
             logp = tf.where(done[:, :, None], eos_only, logp)
@@ -234,27 +269,29 @@ class EncoderDecoder(keras.Model):
             was_done = gather(done)
             seqs = gather(seqs)
             token = tf.where(was_done, self.pad_id, token)
-            seqs = seqs + (token - self.pad_id)[:, :, None] * tf.one_hot(
-                t, max_length, dtype=tf.int32)
+            at_t = tf.one_hot(t, max_length, dtype=tf.int32)
+            seqs = seqs + (token - self.pad_id)[:, :, None] * at_t
+            aligned = tf.where(was_done, 0, gather(tf.reshape(aligned, [B, K])))  # end: 0
+            aligns = gather(aligns) + aligned[:, :, None] * at_t
             lengths = gather(lengths) + tf.cast(tf.logical_not(was_done), tf.float32)
             done = tf.logical_or(was_done, tf.equal(token, self.eos_id))
             flat = tf.reshape(beam + K * tf.range(B)[:, None], [-1])
             states = [tf.gather(s, flat) for s in states]
             y = tf.reshape(tf.where(done, self.eos_id, token), [-1])
-            return t + 1, y, states, scores, seqs, done, lengths
+            return t + 1, y, states, scores, seqs, aligns, done, lengths
 
-        loop_vars = (tf.constant(0), y, states, scores, seqs, done, lengths)
+        loop_vars = (tf.constant(0), y, states, scores, seqs, aligns, done, lengths)
         # the batch axis is dynamic after the first beam gather
         invariants = tf.nest.map_structure(
             lambda v: tf.TensorShape([None] * v.shape.rank if v.shape.rank else []),
             loop_vars)
-        _, _, _, scores, seqs, done, lengths = tf.while_loop(
-            lambda t, y, s, sc, sq, done, ln: tf.logical_and(
+        _, _, _, scores, seqs, aligns, done, lengths = tf.while_loop(
+            lambda t, y, s, sc, sq, al, done, ln: tf.logical_and(
                 t < max_length, tf.logical_not(tf.reduce_all(done))),
             body, loop_vars, shape_invariants=invariants, maximum_iterations=max_length)
         normed = scores / tf.pow(tf.maximum(lengths, 1.0), length_penalty)
         best = tf.argmax(normed, -1, output_type=tf.int32)
-        return tf.gather(seqs, best, batch_dims=1)
+        return tf.gather(seqs, best, batch_dims=1), tf.gather(aligns, best, batch_dims=1)
 
     def get_config(self):
         return {"source_vocab": self.source_vocab, "target_vocab": self.target_vocab,

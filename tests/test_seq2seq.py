@@ -126,3 +126,58 @@ def test_decoding_batches_by_length_and_keeps_the_input_order(monkeypatch):
     assert max(map(len, batches[0])) <= min(map(len, batches[1]))
     assert task._decode_all(object(), sources, 1, limit=10) == [
         s.upper() + "/1" for s in sources[:10]]
+
+
+def test_alignment_is_the_attention_argmax_of_each_output_token(trained):
+    """greedy_decode/beam_search(return_alignment=True) give, for each output token, the
+    argmax of the attention weights of the step that emitted it (recomputed here step by
+    step along the decoded tokens), and 0 after the row's end."""
+    source, _, _ = reversal_batch(np.random.default_rng(11), 200)
+    ids, aligned = trained.greedy_decode(source, MAX_LEN + 1, return_alignment=True)
+    beam_ids, beam_aligned = trained.beam_search(source, MAX_LEN + 1, beam_width=1,
+                                                 return_alignment=True)
+    np.testing.assert_array_equal(beam_ids, ids)
+    np.testing.assert_array_equal(beam_aligned, aligned)
+    ids, aligned = ids.numpy(), aligned.numpy()
+    memory, mask, states = trained.encode(tf.constant(source))
+    keys = trained.attention.prepare(memory)
+    y, expected = tf.fill([len(source)], BOS), []
+    for t in range(MAX_LEN + 1):
+        _, states, weights = trained._decoder_features(trained.embedding(y), states, memory,
+                                                        keys, mask, return_weights=True)
+        expected.append(np.argmax(weights.numpy(), -1))
+        y = tf.constant(ids[:, t])
+    expected = np.stack(expected, 1)
+    ended = np.cumsum(ids == EOS, 1) - (ids == EOS) > 0      # steps after the EOS
+    np.testing.assert_array_equal(aligned, np.where(ended, 0, expected))
+    # reversal: token t of a length-n row comes from source position n-1-t; a one-way
+    # encoder's state at n-t also holds it, so the attention may rest on either
+    offsets = np.concatenate([aligned[i, :n] - (n - 1 - np.arange(n))
+                              for i, n in enumerate((source != PAD).sum(1))])
+    assert np.isin(offsets, [0, 1]).mean() >= 0.95, np.unique(offsets, return_counts=True)
+    with pytest.raises(ValueError, match="return_alignment=True needs attention"):
+        seq2seq.encoder_decoder(13, 9, units=8, attention=False).greedy_decode(
+            np.ones((1, 3), np.int32), 4, return_alignment=True)
+
+
+def test_unknown_output_words_copy_their_aligned_source_word():
+    """eval.replace_unk: an [UNK] output token becomes the source token at its aligned
+    position, as written (case kept); other tokens stay; a blank source has nothing."""
+    from configs import translation
+    from pipelines.tasks.seq2seq import Seq2SeqTask, UNK_ID
+    config = translation.get_config("tiny")
+    task = Seq2SeqTask(config)
+    sentences = tf.constant(["Nací en Kioto en 1980.", "Hola", ""])
+    ids = tf.constant([[5, 6, UNK_ID, 7, UNK_ID], [UNK_ID, 8, 2, 0, 0],
+                       [UNK_ID, 2, 0, 0, 0]])
+    aligned = tf.constant([[0, 1, 2, 3, 4], [0, 3, 0, 0, 0], [3, 0, 0, 0, 0]])
+    tokens = tf.constant([["I", "was", "[UNK]", "in", "[UNK]"],
+                          ["[UNK]", "there", "[EOS]", "[PAD]", "[PAD]"],
+                          ["[UNK]", "[EOS]", "[PAD]", "[PAD]", "[PAD]"]])
+    out = task.replace_unknown(ids, aligned, tokens, sentences).numpy().astype(str)
+    assert out.tolist() == [["I", "was", "Kioto", "in", "1980"],
+                            ["Hola", "there", "[EOS]", "[PAD]", "[PAD]"],
+                            ["", "[EOS]", "[PAD]", "[PAD]", "[PAD]"]]
+    config.model.attention = False
+    with pytest.raises(ValueError, match="eval.replace_unk=True copies"):
+        Seq2SeqTask(config).translate_fn(None, 1)

@@ -40,8 +40,8 @@ fn = m.signatures["serving_default"]
 outs = [fn(**{sys.argv[2]: tf.constant(batch, tf.string)})
         for batch in json.loads(sys.argv[3])]
 assert not any(k.startswith(("rnn_tf", "pipelines")) for k in sys.modules), "imported us"
-print(json.dumps([{k: (v.numpy().astype(str) if v.dtype == tf.string else v.numpy()).tolist()
-                   for k, v in out.items()} for out in outs]))
+print(json.dumps([{k: [x.decode("utf-8") for x in v.numpy()] if v.dtype == tf.string
+                    else v.numpy().tolist() for k, v in out.items()} for out in outs]))
 """
 
 # batches with no token at all, which the graph must also answer: none, only empty strings
@@ -463,6 +463,13 @@ def test_in_graph_tokenizers():
     out = text.detokenize(tf.ragged.constant([["Tom", "'", "s", "here", ".", "(", "yes",
                                                ")"]])).numpy()[0].decode()
     assert out == "Tom's here. (yes)"
+    # detokenize undoes word_tokens on English as it is written
+    for sentence in ['He shouted, "Get out!"', "It's 2:30 p.m., isn't it?",
+                     "It cost $2,000,000 or €30.", "I'm color-blind and thirty-four.",
+                     "Let's take a 10-minute break.", "Tom died on October 20, 2013.",
+                     '"Who is it?" "It\'s me."', "It’s 3.5 km."]:
+        tokens = text.word_tokens([sentence], lower=False)
+        assert text.detokenize(tokens).numpy()[0].decode() == sentence
     vocab = text.build_vocab([["b", "a", "b"], ["c"]], min_count=1)
     assert vocab == [text.PAD, text.UNK, "b", "a", "c"]
     assert text.build_vocab([["b", "a", "b"]], min_count=2) == [text.PAD, text.UNK, "b"]

@@ -95,24 +95,47 @@ class Seq2SeqTask(base.Task):
 
     # ------------------------------------------------------------ decoding
     def decode_ids(self, model, source, beam_width):
-        """<int32>[B, Tx] -> <int32>[B, max_target_len + 1] (EOS, then PAD)."""
+        """<int32>[B, Tx] -> (<int32>[B, max_target_len + 1] ids (EOS, then PAD), and the
+        alignment <int32>[B, max_target_len + 1]: each token's most-attended source
+        position)."""
         length = self.config.model.max_target_len + 1
         if beam_width > 1:
             return model._beam(source, tf.constant(length), beam_width,
                                tf.constant(self.config.eval.length_penalty, tf.float32))
         return model._greedy(source, tf.constant(length))
 
-    def ids_to_strings(self, ids, vocab):
-        """<int32>[B, L] -> <string>[B]: tokens up to the first EOS/PAD, joined."""
+    def ids_to_strings(self, ids, tokens):
+        """ids <int32>[B, L] and their tokens <string>[B, L] -> <string>[B]: the tokens up
+        to the first EOS/PAD, joined."""
         stop = tf.logical_or(tf.equal(ids, EOS_ID), tf.equal(ids, PAD_ID))
         lengths = tf.argmax(tf.concat([tf.cast(stop, tf.int32),
                                        tf.ones_like(ids[:, :1])], 1), 1, output_type=tf.int32)
-        ragged = tf.RaggedTensor.from_tensor(ids, lengths=lengths)
-        return self.join_target(tf.gather(vocab, ragged))
+        return self.join_target(tf.RaggedTensor.from_tensor(tokens, lengths=lengths))
+
+    def replace_unknown(self, ids, aligned, tokens, sentences):
+        """Unknown-word replacement (Luong et al. 2015; OpenNMT's `replace_unk`): each
+        [UNK] output token <string>[B, L] becomes the source token, as written (case kept),
+        at its aligned position <int32>[B, L], so names, numbers and rare words the
+        vocabulary lacks are copied instead of printed as [UNK]."""
+        m = self.config.model
+        if m.source_tokens == "chars":
+            surface = text.char_tokens(sentences)
+        else:
+            surface = text.word_tokens(sentences, lower=False)
+        surface = surface[:, :m.max_source_len].to_tensor("")
+        surface = tf.pad(surface, [[0, 0], [0, tf.maximum(1 - tf.shape(surface)[1], 0)]])
+        position = tf.minimum(aligned, tf.shape(surface)[1] - 1)
+        return tf.where(tf.equal(ids, UNK_ID),
+                        tf.gather(surface, position, batch_dims=1), tokens)
 
     def translate_fn(self, model, beam_width):
         """A tf.function: raw strings <string>[N] -> decoded strings <string>[N]; the
         serving signature and the evaluation both run it."""
+        replace_unk = self.config.eval.get("replace_unk", False)
+        if replace_unk and not self.config.model.attention:
+            raise ValueError("eval.replace_unk=True copies the source token the attention "
+                             "aligns with an [UNK] output; set model.attention=True or "
+                             "eval.replace_unk=False.")
         s_table = text.lookup_table(self.meta["source_vocab"])
         vocab = tf.constant(self.meta["target_vocab"])
         max_len = self.config.model.max_source_len
@@ -125,7 +148,11 @@ class Seq2SeqTask(base.Task):
             dense = tf.pad(dense, [[0, 0], [0, tf.maximum(1 - tf.shape(dense)[1], 0)]])
             first = tf.where(tf.equal(ids.row_lengths(), 0), UNK_ID, dense[:, 0])
             dense = tf.concat([first[:, None], dense[:, 1:]], 1)
-            out = self.ids_to_strings(self.decode_ids(model, dense, beam_width), vocab)
+            out_ids, aligned = self.decode_ids(model, dense, beam_width)
+            tokens = tf.gather(vocab, out_ids)
+            if replace_unk:
+                tokens = self.replace_unknown(out_ids, aligned, tokens, sentences)
+            out = self.ids_to_strings(out_ids, tokens)
             # an empty or all-whitespace input has nothing to translate
             blank = tf.equal(tf.strings.length(tf.strings.strip(sentences)), 0)
             return {"output": tf.where(blank, "", out)}
