@@ -43,20 +43,25 @@ def char_tokens(strings):
 
 def detokenize(tokens):
     """<string>[N, (tokens)] -> <string>[N]: joined with spaces, then no space before
-    closing punctuation or around apostrophes ("Tom ' s here ." -> "Tom's here."), inside
-    numbers ("2 : 30", "50 , 000" -> "2:30", "50,000"), around a hyphen inside a word
-    ("color - blind", "10 - minute" -> "color-blind", "10-minute"), between one-letter abbreviations ("p. m." ->
-    "p.m.") and inside a pair of double quotes (' " Look , " ' -> '"Look,"')."""
+    closing punctuation or around apostrophes ("Tom ' s here ." -> "Tom's here.", but
+    "parents ' house" -> "parents' house"), inside numbers ("2 : 30", "50 , 000" ->
+    "2:30", "50,000"), around a hyphen inside a word ("color - blind" -> "color-blind"),
+    between one-letter abbreviations ("p. m." -> "p.m.") and inside a pair of double
+    quotes (' " Look , " ' -> '"Look,"')."""
     s = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
     s = tf.strings.regex_replace(s, r" ([.,!?;:%)\]}])", r"\1")
     s = tf.strings.regex_replace(s, r"([(\[{¿¡$€£]) ", r"\1")
     s = tf.strings.regex_replace(s, r"(\pN[.:]) (\pN)", r"\1\2")
-    for _ in range(2):                         # twice: "2 , 000 , 000" -> "2,000,000"
+    for _ in range(2):             # twice for overlaps: "2,000,000", "just-a-friend"
         s = tf.strings.regex_replace(s, r"(\pN,) (\pN\pN\pN)\b", r"\1\2")  # not "20, 2013"
-    s = tf.strings.regex_replace(s, r"([\pL\pN]) - ([\pL\pN])", r"\1-\2")
+        s = tf.strings.regex_replace(s, r"([\pL\pN]) - ([\pL\pN])", r"\1-\2")
     s = tf.strings.regex_replace(s, r"\b(\pL\.) (\pL\.)", r"\1\2")      # "p. m." -> "p.m."
     s = tf.strings.regex_replace(s, r'" (.*?) "', r'"\1"')              # quotes in pairs
-    return tf.strings.regex_replace(s, r" ?(['’]) ?", r"\1")
+    s = tf.strings.regex_replace(s, r" ?(['’]) ?(s|t|re|ll|ve|d|m)\b", r"\1\2")
+    # a plural possessive keeps its space, held by a private-use mark past the last rule
+    s = tf.strings.regex_replace(s, r"(\pLs) (['’]) (\pL)", "\\1\\2\ue000\\3")
+    s = tf.strings.regex_replace(s, r" ?(['’]) ?", r"\1")
+    return tf.strings.regex_replace(s, "\ue000", " ")
 
 
 def build_vocab(token_lists, specials=(PAD, UNK), min_count=1, max_size=0):
