@@ -442,6 +442,19 @@ def test_cli_bad_input_is_one_line_without_traceback(args, message, tmp_path):
     assert len(errors) == 1 and message in errors[0], out.stderr[-3000:]
 
 
+def test_cli_config_conflict_is_one_line_before_any_stage(tmp_path):
+    """A task's own config check (here: unknown-word replacement without attention)
+    reaches the CLI as one line, before anything is ingested or trained."""
+    out = subprocess.run([sys.executable, "-m", "pipelines.train",
+                          "--config=configs/translation.py:tiny",
+                          "--config.model.attention=False", f"--workdir={tmp_path / 'w'}"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-3000:]
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "eval.replace_unk=True copies" in errors[0]
+    assert not (tmp_path / "w").exists()
+
+
 def test_tiny_shakespeare_offline_through_the_tfds_catalog_builder(tmp_path):
     from configs import char_lm_shakespeare
     config = char_lm_shakespeare.get_config("tiny")

@@ -180,4 +180,4 @@ def test_unknown_output_words_copy_their_aligned_source_word():
                             ["", "[EOS]", "[PAD]", "[PAD]", "[PAD]"]]
     config.model.attention = False
     with pytest.raises(ValueError, match="eval.replace_unk=True copies"):
-        Seq2SeqTask(config).translate_fn(None, 1)
+        Seq2SeqTask(config)                            # before any training starts

@@ -10,13 +10,14 @@ loss: softmax cross-entropy per target token (teacher forcing), mean over tokens
 metrics: exact match, chrF and BLEU (sacrebleu) of the decoded strings against the raw
   target strings; decoding is greedy or beam search (`eval.beam_width` > 1).
 export: serving_default(sentences: string[N]) -> {"output": string[N]}, decoded with
-  the same search as the evaluation.
+  the same search as the evaluation; with `eval.replace_unk`, each [UNK] output token is
+  replaced by the source token its attention aligns with (as written).
 """
 
 import numpy as np
 import tensorflow as tf
 
-from pipelines import text
+from pipelines import common, text
 from pipelines.tasks import base
 from rnn_tf.seq2seq import encoder_decoder
 
@@ -30,6 +31,10 @@ class Seq2SeqTask(base.Task):
         super().__init__(config)
         self.primary = config.eval.primary
         self.higher_is_better = True
+        if config.eval.get("replace_unk", False) and not config.model.attention:
+            raise common.UserError("eval.replace_unk=True copies the source token the attention "
+                                   "aligns with an [UNK] output; set model.attention=True "
+                                   "or eval.replace_unk=False.")
 
     # ------------------------------------------------------------ tokenization
     def source_tokens(self, strings):
@@ -132,10 +137,6 @@ class Seq2SeqTask(base.Task):
         """A tf.function: raw strings <string>[N] -> decoded strings <string>[N]; the
         serving signature and the evaluation both run it."""
         replace_unk = self.config.eval.get("replace_unk", False)
-        if replace_unk and not self.config.model.attention:
-            raise ValueError("eval.replace_unk=True copies the source token the attention "
-                             "aligns with an [UNK] output; set model.attention=True or "
-                             "eval.replace_unk=False.")
         s_table = text.lookup_table(self.meta["source_vocab"])
         vocab = tf.constant(self.meta["target_vocab"])
         max_len = self.config.model.max_source_len
