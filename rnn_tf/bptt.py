@@ -130,10 +130,13 @@ def _backward(A, dA, W_aa, a0, mask, activation):
 
 
 def _unless_empty(compiled, x, run, empty):
-    """`run()`, the forward loop; for a compiled loop whose time length is not known when it
-    is traced, `empty()` when x <float>[time, ...] turns out to have no step (XLA cannot
-    unstack zero steps; a TensorFlow loop handles them itself)."""
-    return if_steps(x, run, empty) if compiled else run()
+    """`run()`, the forward loop, or `empty()` when x <float>[time, ...] has no step: decided
+    in Python for a static length of 0 (no loop is built: XLA cannot unstack zero steps),
+    and by `tf.cond` for a compiled loop whose length is known only at run time; an
+    uncompiled TensorFlow loop handles zero steps itself (`stack_steps`)."""
+    if compiled or x.shape[0] == 0:
+        return if_steps(x, run, empty)
+    return run()
 
 
 def _zeros_like_all(*tensors):
@@ -152,8 +155,6 @@ def _recurrent_weight_grad(A, dZ, a0):
 
 def _vanilla_forward(xp, W_aa, a0, mask, activation):
     """The forward loop a<t> = g(a<t-1> W_aa + xp<t>). Returns A <float>[T, B, H]."""
-    if xp.shape[0] == 0:                       # no loop (XLA cannot unstack zero steps)
-        return no_steps(a0, tf.shape(a0))
     act = ACTIVATIONS[activation]
     mask_ta = None if mask is None else _unstack(mask, None)
     return _forward(lambda x_t, a: act(tf.matmul(a, W_aa) + x_t), a0, _time_steps(xp),
@@ -194,8 +195,6 @@ def fused_unroll(xp, W_aa, a0, mask, activation, compiled=False):
 
 def _stacked_forward(x, W_a, b_a, a0, mask, activation):
     """The forward loop a<t> = g([a<t-1>; x<t>] W_a + b_a). Returns A <float>[T, B, H]."""
-    if x.shape[0] == 0:                        # no loop (XLA cannot unstack zero steps)
-        return no_steps(a0, tf.shape(a0))
     act = ACTIVATIONS[activation]
     mask_ta = None if mask is None else _unstack(mask, None)
     step = lambda x_t, a: act(tf.matmul(tf.concat([a, x_t], -1), W_a) + b_a)
@@ -250,8 +249,6 @@ def _gru_forward(xp, U, c, a0, mask):
     <float>[T, B, 3H] for the backward pass."""
     H = a0.shape[-1]
     T = _time_steps(xp)
-    if xp.shape[0] == 0:                       # no loop (XLA cannot unstack zero steps)
-        return no_steps(a0, tf.shape(a0)), no_steps(a0, [tf.shape(a0)[0], 3 * H])
     mask_ta = None if mask is None else _unstack(mask, None)
     xp_ta = _unstack(xp, None)
     out = tf.TensorArray(a0.dtype, size=T, element_shape=a0.shape)

@@ -88,11 +88,17 @@ class Head(keras.layers.Layer):
                     self.kernel_initializer)}
 
 
-def _reduce(per_step, mask, reduction):
-    """per_step <float>[batch, time] -> scalar, masked."""
+def _mask_weights(mask, shape, dtype, reduction):
+    """The mask as <dtype>[shape] 0/1 weights (all ones without a mask), after checking
+    the reduction's name; shared by `_reduce` and `fused_softmax_loss`."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}; received {reduction!r}.")
-    m = tf.ones_like(per_step) if mask is None else tf.cast(mask, per_step.dtype)
+    return tf.ones(shape, dtype) if mask is None else tf.cast(mask, dtype)
+
+
+def _reduce(per_step, mask, reduction):
+    """per_step <float>[batch, time] -> scalar, masked."""
+    m = _mask_weights(mask, tf.shape(per_step), per_step.dtype, reduction)
     total = tf.reduce_sum(per_step * m, axis=-1)                      # L = Σ_t L<t>, (B,)
     if reduction == "sum_over_time":
         return tf.reduce_mean(total)
@@ -155,8 +161,6 @@ def fused_softmax_loss(labels, a, kernel, bias, mask=None, reduction="mean_per_t
     Returns:
       <float32> scalar, equal to `softmax_loss` of the unfused logits.
     """
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}; received {reduction!r}.")
     if chunk_rows is not None:
         check_positive_int("chunk_rows", chunk_rows, " (or None for all rows at once)")
     a = tf.convert_to_tensor(a)
@@ -170,7 +174,7 @@ def fused_softmax_loss(labels, a, kernel, bias, mask=None, reduction="mean_per_t
     if kernel.shape.rank != 2 or bias.shape.rank != 1:
         raise ValueError(f"fused_softmax_loss: kernel must be [units, classes] and bias "
                          f"[classes]; received {kernel.shape} and {bias.shape}.")
-    m = tf.ones(tf.shape(labels), tf.float32) if mask is None else tf.cast(mask, tf.float32)
+    m = _mask_weights(mask, tf.shape(labels), tf.float32, reduction)
     if reduction == "sum_over_time":      # Σ over the last axis, mean over the others
         w = m * (tf.cast(tf.shape(labels)[-1], tf.float32) / tf.cast(tf.size(labels),
                                                                       tf.float32))

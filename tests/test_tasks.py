@@ -101,6 +101,21 @@ def test_tiny_task_end_to_end_and_fresh_process_export(name, tmp_path):
                                                                         "negative"}
     if name in ("dates", "translation"):    # no tokens in, nothing out
         assert fresh["output"][-1] == ""
+    if name == "translation":                # the replace_unk off/on script on this run
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        script = os.path.join(root, "benchmarks", "translation_unk.py")
+        proc = subprocess.run([sys.executable, script, f"--workdir={workdir}"],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+        assert [(r["split"], r["replace_unk"]) for r in rows] == [
+            ("validation", False), ("test", False), ("validation", True), ("test", True)]
+        assert all(r["outputs_with_unk"] == 0 for r in rows if r["replace_unk"])
+        assert metrics["validation"]["chrf"] == pytest.approx(rows[2]["chrf"], abs=1e-3)
+        proc = subprocess.run([sys.executable, script, f"--workdir={tmp_path / 'none'}"],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr
+        assert "holds no pipeline run" in proc.stderr
     if name == "upos":                       # one tag per whitespace token
         for sentence, tags in zip(inputs, fresh["tags"]):
             assert len(tags.split()) == len(sentence.split())

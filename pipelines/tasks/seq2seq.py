@@ -25,6 +25,11 @@ SPECIALS = (text.PAD, text.UNK, text.BOS, text.EOS)
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = range(4)
 
 
+def _at_least_one_column(x):
+    """<T>[N, L] padded (with x's pad value, 0 or "") to <T>[N, max(L, 1)]."""
+    return tf.pad(x, [[0, 0], [0, tf.maximum(1 - tf.shape(x)[1], 0)]])
+
+
 class Seq2SeqTask(base.Task):
 
     def __init__(self, config):
@@ -37,13 +42,15 @@ class Seq2SeqTask(base.Task):
                                    "or eval.replace_unk=False.")
 
     # ------------------------------------------------------------ tokenization
-    def source_tokens(self, strings):
+    def source_tokens(self, strings, as_written=False):
+        """<string>[N] -> <string>[N, (tokens)]; lower-cased when `model.lower_source`,
+        unless `as_written` (the same tokens with their case kept)."""
         m = self.config.model
+        lower = m.lower_source and not as_written
         if m.source_tokens == "chars":
             s = tf.convert_to_tensor(strings, tf.string)
-            return text.char_tokens(tf.strings.lower(s, encoding="utf-8")
-                                    if m.lower_source else s)
-        return text.word_tokens(strings, lower=m.lower_source)
+            return text.char_tokens(tf.strings.lower(s, encoding="utf-8") if lower else s)
+        return text.word_tokens(strings, lower=lower)
 
     def target_tokens(self, strings):
         if self.config.model.target_tokens == "chars":
@@ -122,13 +129,9 @@ class Seq2SeqTask(base.Task):
         [UNK] output token <string>[B, L] becomes the source token, as written (case kept),
         at its aligned position <int32>[B, L], so names, numbers and rare words the
         vocabulary lacks are copied instead of printed as [UNK]."""
-        m = self.config.model
-        if m.source_tokens == "chars":
-            surface = text.char_tokens(sentences)
-        else:
-            surface = text.word_tokens(sentences, lower=False)
-        surface = surface[:, :m.max_source_len].to_tensor("")
-        surface = tf.pad(surface, [[0, 0], [0, tf.maximum(1 - tf.shape(surface)[1], 0)]])
+        surface = self.source_tokens(sentences, as_written=True)
+        surface = _at_least_one_column(
+            surface[:, :self.config.model.max_source_len].to_tensor(""))
         position = tf.minimum(aligned, tf.shape(surface)[1] - 1)
         return tf.where(tf.equal(ids, UNK_ID),
                         tf.gather(surface, position, batch_dims=1), tokens)
@@ -145,8 +148,7 @@ class Seq2SeqTask(base.Task):
         def translate(sentences):
             ids = tf.ragged.map_flat_values(s_table.lookup, self.source_tokens(sentences))
             ids = ids[:, :max_len]
-            dense = ids.to_tensor(PAD_ID)
-            dense = tf.pad(dense, [[0, 0], [0, tf.maximum(1 - tf.shape(dense)[1], 0)]])
+            dense = _at_least_one_column(ids.to_tensor(PAD_ID))
             first = tf.where(tf.equal(ids.row_lengths(), 0), UNK_ID, dense[:, 0])
             dense = tf.concat([first[:, None], dense[:, 1:]], 1)
             out_ids, aligned = self.decode_ids(model, dense, beam_width)
