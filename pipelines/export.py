@@ -23,7 +23,7 @@ import tempfile
 
 import tensorflow as tf
 
-from pipelines import common, evaluate, trainer
+from pipelines import blessing, common, trainer
 from rnn_tf.sampling import Generator
 
 
@@ -104,11 +104,11 @@ def run(config, workdir):
 def push(config, workdir):
     """Copies a blessed SavedModel to <serving_dir>/<name>/<version>/; returns that path
     or None when the model is not blessed."""
-    blessing = common.read_json(os.path.join(common.stage_dir(workdir, "evaluate"),
-                                             "blessing.json"))
-    if not blessing["blessed"]:
+    record = common.read_json(os.path.join(common.stage_dir(workdir, "evaluate"),
+                                           "blessing.json"))
+    if not record["blessed"]:
         return None
-    name_dir = os.path.join(evaluate.serving_dir(config, workdir), config.name)
+    name_dir = os.path.join(blessing.serving_dir(config, workdir), config.name)
     os.makedirs(name_dir, exist_ok=True)
     versions = [int(v) for v in os.listdir(name_dir) if v.isdigit()]
     version = str(max(versions, default=0) + 1)
@@ -116,12 +116,7 @@ def push(config, workdir):
     shutil.rmtree(tmp)
     shutil.copytree(export_dir(workdir), tmp)
     os.rename(tmp, os.path.join(name_dir, version))
-    metrics = common.read_json(os.path.join(common.stage_dir(workdir, "evaluate"),
-                                            "metrics.json"))
-    record = {"version": int(version)}
-    if "metric" in blessing:                      # the supervised tasks (tasks/base.py)
-        record.update(metric=blessing["metric"], value=blessing["value"])
-    else:                                         # the character language model
-        record["validation_nats_per_char"] = metrics["validation"]["nats_per_char"]
-    common.write_json_atomic(os.path.join(name_dir, "blessed.json"), record)
+    common.write_json_atomic(os.path.join(name_dir, "blessed.json"),
+                             {"version": int(version), "metric": record["metric"],
+                              "value": record["value"]})
     return os.path.join(name_dir, version)

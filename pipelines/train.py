@@ -78,8 +78,9 @@ def run_pipeline(config, workdir, stages, resume=False, overwrite=False, log=pri
     if unknown:
         raise common.UserError(f"unknown stage(s) {unknown}; --stages takes a subset of "
                                f"{','.join(STAGES)}.")
-    from pipelines import evaluate, export, ingest, tasks, trainer, transform
+    from pipelines import config_check, evaluate, export, ingest, tasks, trainer, transform
     from pipelines.tasks import base
+    config_check.check(config)
     task = tasks.get(config)
     prepare_workdir(config, workdir, overwrite)
     results = {}
@@ -107,6 +108,8 @@ def run_pipeline(config, workdir, stages, resume=False, overwrite=False, log=pri
                               evaluate.run(config, workdir))
             m = common.read_manifest(workdir, "evaluate")
             key = task.primary if task else "nats_per_char"
+            if m.get("warning"):
+                log(f"  warning: {m['warning']}")
             log(f"  validation {key} {m['metrics']['validation'][key]:.4f}, "
                 f"test {m['metrics']['test'][key]:.4f}; "
                 f"{'blessed' if m['blessed'] else 'not blessed'}: {m['reason']}")

@@ -376,7 +376,12 @@ def test_corrupt_checkpoint_falls_back_to_the_previous(tmp_path):
     assert "is corrupt" in text and "resumed from" in text and "ckpt-10" in text, text
 
 
-def test_divergence_stops_with_a_clear_error(tmp_path):
+def test_divergence_stops_with_a_clear_error(monkeypatch, tmp_path):
+    """The guard stops a run whose loss becomes NaN. A NaN learning rate is refused by the
+    config check before any stage (tests/test_blessing.py); it is let through here only to
+    make the loss NaN."""
+    from pipelines import config_check
+    monkeypatch.setattr(config_check, "check", lambda config: None)
     config = tiny(**{"train.learning_rate": float("nan")})
     with pytest.raises(trainer.Diverged, match="loss became nan.*last good checkpoint"):
         run_pipeline(config, str(tmp_path / "nan"), ["ingest", "transform", "train"],

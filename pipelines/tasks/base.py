@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipelines import common, ingest, text
+from pipelines import blessing, common, ingest, text
 from pipelines.trainer import (Diverged, Progress, _save_best, checkpoint_manager,
                                count_parameters, learning_rate, open_writers, tick_budget)
 
@@ -360,9 +360,8 @@ def quick_eval(task, model, features, monitor_name):
 
 def evaluate(task, config, workdir):
     """The task's metrics on validation and test, and the blessing: the primary
-    validation metric must pass `eval.bless_threshold` and be no worse than the last
-    blessed model of the same name."""
-    from pipelines.evaluate import last_blessed
+    validation metric must be finite, pass `eval.bless_threshold` and be no worse than the
+    last blessed model of the same name (`pipelines.blessing`)."""
     train_manifest = common.read_manifest(workdir, "train")
     inputs = common.fingerprint({"train": train_manifest, "eval": config.eval.to_dict()})
     out = common.stage_dir(workdir, "evaluate")
@@ -372,26 +371,14 @@ def evaluate(task, config, workdir):
     model = load_best(task, workdir)
     metrics = {s: task.evaluate(model, load_features(workdir, s))
                for s in ("validation", "test")}
-    name, val = task.primary, metrics["validation"][task.primary]
-    threshold = config.eval.bless_threshold
-    previous = last_blessed(config, workdir)
-    op = ">=" if task.higher_is_better else "<="
-    if task.better(threshold, val):
-        blessed, why = False, f"val {name} {val:.4f} fails {op} eval.bless_threshold {threshold}"
-    elif previous and previous.get("metric") == name and task.better(previous["value"], val):
-        blessed, why = False, (f"val {name} {val:.4f} is worse than the last blessed model "
-                               f"({previous['value']:.4f})")
-    else:
-        blessed, why = True, f"val {name} {val:.4f} {op} {threshold}" + (
-            f" and no worse than the last blessed {previous['value']:.4f}"
-            if previous and previous.get("metric") == name else "")
     os.makedirs(out, exist_ok=True)
     common.write_json_atomic(os.path.join(out, "metrics.json"), metrics)
-    common.write_json_atomic(os.path.join(out, "blessing.json"),
-                             {"blessed": blessed, "reason": why, "metric": name,
-                              "value": val})
+    record = blessing.write(config, workdir, out, task.primary,
+                            metrics["validation"][task.primary], config.eval.bless_threshold,
+                            task.higher_is_better)
     common.write_manifest(workdir, "evaluate", config.eval.to_dict(), inputs,
-                          metrics=metrics, started=started, blessed=blessed, reason=why)
+                          metrics=metrics, started=started, blessed=record["blessed"],
+                          reason=record["reason"], warning=record["warning"])
     return out
 
 
