@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipelines import ingest, transform
+from pipelines import ingest
 from pipelines.tasks import base
 
 
@@ -78,8 +78,9 @@ def _result(name, model, seconds, val, test):
 
 
 # ------------------------------------------------------------------ char LM
-def char_lm(config, workdir, budget, cell="SimpleRNN", units=512):
-    vocab, arrays = transform.load(workdir)
+def char_lm(config, workdir, budget, task, cell="SimpleRNN", units=512):
+    vocab = base.load_meta(task, workdir)["vocab"]
+    arrays = {s: base.load_features(workdir, s) for s in base.SPLITS}
     V = len(vocab)
     tr = arrays["train"]
     x = tr["inputs"].reshape(-1, tr["inputs"].shape[-1])
@@ -242,7 +243,7 @@ def seq2seq_gru(config, workdir, budget, task, units=None, cell="GRU", encoder_u
             outs.extend(s.decode() for s in task.ids_to_strings(
                 ids, tf.gather(vocab, ids)).numpy())
         refs = [str(r) for r in f[split]["text_target"]]
-        return task._metrics(outs, refs)
+        return task.text_metrics(outs, refs)
     encoder_name = (f"Bidirectional({cell}({encoder_units}))" if encoder_units
                     else f"{cell}({units})")
     return _result(f"Embedding({m.embedding_dim}) + {encoder_name} encoder, {cell}({units}) "

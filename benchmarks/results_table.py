@@ -159,9 +159,7 @@ def run_baselines(task, shared=None):
                 rows.append(dict(row, shared_from=source))
                 continue
         fn = getattr(keras_baselines, fn_name)
-        t = tasks.get(config)
-        if t is not None:
-            kwargs = dict(kwargs, task=t)
+        kwargs = dict(kwargs, task=tasks.get(config))
         start = time.time()
         rows.append(fn(config, workdir, budget, **kwargs))
         rows[-1]["budget_seconds"] = budget

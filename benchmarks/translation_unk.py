@@ -44,8 +44,8 @@ def main():
         model = base.load_best(task, args.workdir)
         for split, f in features.items():
             refs = [str(s) for s in f["text_target"]]
-            hyps = task._decode_all(model, f["text_source"], config.eval.beam_width)
-            metrics = task._metrics(hyps, refs)
+            hyps = task.decode_all(model, f["text_source"], config.eval.beam_width)
+            metrics = task.text_metrics(hyps, refs)
             with_unk = sum("[UNK]" in h for h in hyps)
             print(json.dumps({"split": split, "replace_unk": replace,
                               "outputs_with_unk": with_unk,

@@ -44,12 +44,14 @@ def get_builder(config, workdir):
             "Check --config.data.dataset (e.g. pydoc_text, tiny_shakespeare).") from None
 
 
-def run(config, workdir):
+def inputs(task, config, workdir):
+    """The fingerprint of what the artifact is made from."""
+    return common.fingerprint({"data": config.data.to_dict()})
+
+
+def run(task, config, workdir, fingerprint):
     """Prepares the data set; returns the ingest artifact directory."""
-    inputs = common.fingerprint({"data": config.data.to_dict()})
     out = common.stage_dir(workdir, "ingest")
-    if common.up_to_date(workdir, "ingest", inputs):
-        return out
     started = common.now_iso()
     builder = get_builder(config, workdir)
     prepared = os.path.exists(os.path.join(builder.data_dir, "dataset_info.json"))
@@ -77,7 +79,7 @@ def run(config, workdir):
             raise common.UserError(
                 f"split {split!r} of {config.data.dataset!r} is empty or missing (splits: "
                 f"{splits}). Use a data set with train, validation and test splits.")
-    common.write_manifest(workdir, "ingest", config.data.to_dict(), inputs,
+    common.write_manifest(workdir, "ingest", config.data.to_dict(), fingerprint,
                           metrics={"examples": splits}, started=started,
                           data_dir=builder.data_dir)
     return out

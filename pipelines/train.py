@@ -42,7 +42,8 @@ flags.DEFINE_string("workdir", os.path.join("runs", "default"),
 flags.DEFINE_list("stages", list(STAGES), f"Stages to run, a subset of {','.join(STAGES)}.")
 flags.DEFINE_bool("resume", False, "Continue training from the last checkpoint.")
 flags.DEFINE_bool("overwrite", False,
-                  "Delete a workdir that holds another config's run and start again.")
+                  "Delete the workdir's artifacts (another config's run, or this config's "
+                  "checkpoints) and start again.")
 
 
 def _identity(config_dict):
@@ -55,34 +56,47 @@ def _identity(config_dict):
 
 
 def prepare_workdir(config, workdir, overwrite):
-    """Saves the resolved config as JSON; refuses a workdir of another config's run."""
+    """Saves the resolved config as JSON; refuses a workdir of another config's run.
+    With `overwrite`, first deletes everything in the workdir but this run's lock."""
     path = os.path.join(workdir, "config.json")
     resolved = config.to_dict()
-    if os.path.exists(path):
+    if os.path.exists(path) and not overwrite:
         previous = common.read_json(path)
         if _identity(previous) != _identity(resolved):
-            if not overwrite:
-                old, new = common.flatten(previous), common.flatten(resolved)
-                changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-                raise common.UserError(
-                    f"workdir {workdir} holds a run of another config (differs in "
-                    f"{', '.join(changed[:5])}). Use another --workdir, or pass --overwrite "
-                    "to delete it.")
-            shutil.rmtree(workdir)
+            old, new = common.flatten(previous), common.flatten(resolved)
+            changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            raise common.UserError(
+                f"workdir {workdir} holds a run of another config (differs in "
+                f"{', '.join(changed[:5])}). Use another --workdir, or pass --overwrite "
+                "to delete it.")
+    if overwrite:
+        for name in os.listdir(workdir):
+            if name != ".lock":
+                entry = os.path.join(workdir, name)
+                shutil.rmtree(entry) if os.path.isdir(entry) else os.remove(entry)
     common.write_json_atomic(path, resolved)
 
 
 def run_pipeline(config, workdir, stages, resume=False, overwrite=False, log=print):
-    """Runs the stages in order; returns a dict of what was produced."""
+    """Runs the stages in order, each a generic module calling the task's hooks; returns
+    {stage: what it produced}. A stage whose artifact was made from the same inputs by
+    the same code is skipped, with a line saying so."""
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise common.UserError(f"unknown stage(s) {unknown}; --stages takes a subset of "
                                f"{','.join(STAGES)}.")
-    from pipelines import config_check, evaluate, export, ingest, tasks, trainer, transform
-    from pipelines.tasks import base
+    from pipelines import config_check, tasks
     config_check.check(config)
     task = tasks.get(config)
-    prepare_workdir(config, workdir, overwrite)
+    with common.WorkdirLock(workdir, log):
+        prepare_workdir(config, workdir, overwrite)
+        return _run_stages(task, config, workdir, stages, resume, log)
+
+
+def _run_stages(task, config, workdir, stages, resume, log):
+    from pipelines import evaluate, export, ingest, trainer, transform
+    modules = {"ingest": ingest, "transform": transform, "train": trainer,
+               "evaluate": evaluate, "export": export}
     results = {}
     for stage in STAGES:
         if stage not in stages:
@@ -93,47 +107,38 @@ def run_pipeline(config, workdir, stages, resume=False, overwrite=False, log=pri
             raise common.UserError(f"stage {stage} needs the {needs} artifact in {workdir}; "
                                    f"run --stages={needs},{stage} first.")
         log(f"[{stage}]")
-        if stage == "ingest":
-            results[stage] = ingest.run(config, workdir)
-        elif stage == "transform":
-            results[stage] = (base.transform(task, config, workdir) if task else
-                              transform.run(config, workdir))
+        if stage == "push":
+            results[stage] = export.push(config, workdir, log=log)
+            continue
+        module = modules[stage]
+        fingerprint = module.inputs(task, config, workdir)
+        if common.up_to_date(workdir, stage, fingerprint) and not (stage == "train"
+                                                                    and resume):
+            log(f"  skipped: {common.stage_dir(workdir, stage)} was made from the same "
+                "inputs by the same code")
+            results[stage] = common.stage_dir(workdir, stage)
         elif stage == "train":
-            results[stage] = (base.train(task, config, workdir, resume=resume, log=log)
-                              if task else trainer.run(config, workdir, resume=resume, log=log))
+            results[stage] = trainer.run(task, config, workdir, fingerprint, resume=resume,
+                                         log=log)
             if results[stage] is None:           # interrupted on purpose
                 return results
-        elif stage == "evaluate":
-            results[stage] = (base.evaluate(task, config, workdir) if task else
-                              evaluate.run(config, workdir))
+        else:
+            results[stage] = module.run(task, config, workdir, fingerprint)
+        if stage == "evaluate":
             m = common.read_manifest(workdir, "evaluate")
-            key = task.primary if task else "nats_per_char"
             if m.get("warning"):
                 log(f"  warning: {m['warning']}")
+            key = task.primary
             log(f"  validation {key} {m['metrics']['validation'][key]:.4f}, "
                 f"test {m['metrics']['test'][key]:.4f}; "
                 f"{'blessed' if m['blessed'] else 'not blessed'}: {m['reason']}")
-        elif stage == "export":
-            results[stage] = (base.export(task, config, workdir) if task else
-                              export.run(config, workdir))
-        elif stage == "push":
-            results[stage] = export.push(config, workdir)
-            log(f"  pushed to {results[stage]}" if results[stage] else
-                "  not pushed: the model is not blessed")
     return results
 
 
 def _sample(workdir, config):
     import tensorflow as tf
     from pipelines import export, tasks
-    model = tf.saved_model.load(export.export_dir(workdir))
-    task = tasks.get(config)
-    if task is not None:
-        return task.sample(model)
-    out = model.signatures["generate"](
-        prime=tf.constant(config.export.sample_prime), length=tf.constant(300),
-        temperature=tf.constant(0.7), seed=tf.constant(0))
-    return out["text"].numpy().decode("utf-8")
+    return tasks.get(config).sample(tf.saved_model.load(export.export_dir(workdir)))
 
 
 def main(argv):
@@ -173,7 +178,11 @@ def run():
         app.run(main, flags_parser=_parse_flags)
     except common.UserError as e:
         print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(getattr(e, "exit_code", 2))
+    except KeyboardInterrupt:                 # Ctrl-C outside training: nothing to save
+        print("error: interrupted (Ctrl-C) before training saved anything; run the same "
+              "command again to start over.", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -90,14 +90,17 @@ class Head(keras.layers.Layer):
 
 def _mask_weights(mask, shape, dtype, reduction):
     """The mask as <dtype>[shape] 0/1 weights (all ones without a mask), after checking
-    the reduction's name; shared by `_reduce` and `fused_softmax_loss`."""
+    the reduction's name; shared by `reduce_per_step` and `fused_softmax_loss`."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}; received {reduction!r}.")
     return tf.ones(shape, dtype) if mask is None else tf.cast(mask, dtype)
 
 
-def _reduce(per_step, mask, reduction):
-    """per_step <float>[batch, time] -> scalar, masked."""
+def reduce_per_step(per_step, mask, reduction):
+    """The lecture's per-step losses <float>[batch, time] -> a scalar: with
+    reduction='sum_over_time', L = Σ_t L<t> over each example's valid steps (`mask`
+    <bool>[batch, time] or None), averaged over the batch; with 'mean_per_token', the
+    mean over all valid steps."""
     m = _mask_weights(mask, tf.shape(per_step), per_step.dtype, reduction)
     total = tf.reduce_sum(per_step * m, axis=-1)                      # L = Σ_t L<t>, (B,)
     if reduction == "sum_over_time":
@@ -119,7 +122,7 @@ def lecture_loss(labels, logits, mask=None, reduction="sum_over_time"):
     labels = tf.cast(labels, logits.dtype)
     per_step = tf.reduce_sum(
         tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits), -1)
-    return _reduce(per_step, mask, reduction)
+    return reduce_per_step(per_step, mask, reduction)
 
 
 def softmax_loss(labels, logits, mask=None, reduction="mean_per_token"):
@@ -132,7 +135,7 @@ def softmax_loss(labels, logits, mask=None, reduction="mean_per_token"):
     """
     per_step = tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=tf.cast(labels, tf.int32), logits=logits)
-    return _reduce(per_step, mask, reduction)
+    return reduce_per_step(per_step, mask, reduction)
 
 
 def fused_softmax_loss(labels, a, kernel, bias, mask=None, reduction="mean_per_token",
@@ -253,7 +256,7 @@ def token_accuracy(labels, logits, mask=None):
     """Fraction of valid steps whose argmax equals the label. labels <int32>[B, T]."""
     correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32),
                                tf.cast(labels, tf.int32)), tf.float32)
-    return _reduce(correct, mask, "mean_per_token")
+    return reduce_per_step(correct, mask, "mean_per_token")
 
 
 def nats_per_token(labels, logits, mask=None):

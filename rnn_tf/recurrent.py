@@ -10,6 +10,8 @@ import tensorflow as tf
 from rnn_tf import bptt
 from rnn_tf import cells
 from rnn_tf import device
+from rnn_tf import validation
+from rnn_tf.unroll import dynamic_unroll  # noqa: F401  (rnn_tf.dynamic_unroll)
 
 _CELL_ARGS = ("activation", "use_bias", "input_dim", "stacked",
               "kernel_initializer", "recurrent_initializer", "bias_initializer",
@@ -20,50 +22,6 @@ CELLS = {"vanilla": cells.VanillaCell, "gru": cells.GRUCell, "lstm": cells.LSTMC
 # Arguments each built-in cell takes beyond units (the rest are vanilla-only).
 _GATED_ARGS = ("use_bias", "input_dim", "kernel_initializer", "recurrent_initializer",
                "bias_initializer")
-
-
-def dynamic_unroll(step, input_sequence, initial_state, mask=None):
-    """Generic unroll: `output<t>, state<t> = step(input<t>, state<t-1>)`, autodiff BPTT.
-
-    Args:
-      step: callable (x_t, prev_state) -> (output, next_state); states are nests of
-        `<float>[batch, n]` tensors.
-      input_sequence: `[time, batch, ...]` tensor (time-major).
-      initial_state: nest of `<float>[batch, n]`.
-      mask: `<bool>[time, batch, 1]` or None. A masked step keeps the previous state.
-    Returns:
-      (output_sequence `[time, batch, n]`, final_state nest). A sequence of length 0 gives
-      `[0, batch, n]` (n: the first state's width when no step was traced) and the initial
-      state.
-    """
-    flat0 = tf.nest.flatten(initial_state)
-    if input_sequence.shape[0] == 0:   # no loop (XLA cannot unstack zero steps)
-        return bptt.no_steps(flat0[0], tf.shape(flat0[0])), initial_state
-    T = tf.shape(input_sequence)[0]
-    inputs_ta = tf.TensorArray(input_sequence.dtype, size=T,
-                               infer_shape=False).unstack(input_sequence)
-    mask_ta = None if mask is None else tf.TensorArray(
-        tf.bool, size=T, infer_shape=False).unstack(mask)
-    out_shape = tf.TensorShape(flat0[0].shape[:1]).concatenate([None])
-    outputs_ta = tf.TensorArray(flat0[0].dtype, size=T, element_shape=out_shape)
-
-    def body(t, flat_state, outputs_ta):
-        prev_state = tf.nest.pack_sequence_as(initial_state, flat_state)
-        output, next_state = step(inputs_ta.read(t), prev_state)
-        flat_next = tf.nest.flatten(next_state)
-        if mask_ta is not None:
-            m = mask_ta.read(t)
-            flat_next = [tf.where(m, n, p) for n, p in zip(flat_next, flat_state)]
-        return t + 1, flat_next, outputs_ta.write(t, output)
-
-    _, flat_final, outputs_ta = tf.while_loop(
-        lambda t, *_: t < T, body, (tf.constant(0), flat0, outputs_ta),
-        maximum_iterations=T, parallel_iterations=bptt.PARALLEL_ITERATIONS)
-    width = outputs_ta.element_shape[-1] if outputs_ta.element_shape.rank else None
-    if width is None:          # no step traced (eager, length 0): the state's width
-        width = tf.shape(flat0[0])[-1]
-    outputs = bptt.stack_steps(outputs_ta, tf.stack([tf.shape(flat0[0])[0], width]))
-    return outputs, tf.nest.pack_sequence_as(initial_state, flat_final)
 
 
 class _FunctionCache:
@@ -239,61 +197,10 @@ class RNN(keras.layers.Layer):
 
     # ------------------------------------------------------------------ validation
     def _check_input(self, rank, dtype, width):
-        ids = dtype is not None and dtype.is_integer
-        if ids and rank == 2:
-            if self.input_dim is None:
-                raise ValueError(
-                    "Integer inputs are token ids <int32>[batch, time], and the layer needs "
-                    "the vocabulary size to hold W_ax: pass input_dim=<vocabulary size>.")
-            if getattr(self.cell, "stacked", False):
-                raise ValueError(
-                    "stacked=True computes [a<t-1>; x<t>] W_a from float inputs; it cannot "
-                    "take token ids. Pass one-hot floats or use stacked=False.")
-            return
-        if rank == 3 and not ids:
-            if (self.input_dim is not None and width is not None
-                    and width != self.input_dim):
-                raise ValueError(
-                    f"inputs have {width} features but input_dim={self.input_dim}. Pass "
-                    f"<float>[batch, time, {self.input_dim}] or set input_dim={width}.")
-            return
-        kind = "" if dtype is None else f" {dtype.name}"
-        raise ValueError(
-            "RNN expects <float>[batch, time, features] or <int32>[batch, time] token ids "
-            f"(with input_dim); received rank {rank}{kind} input. For one step of floats "
-            "add a time axis (x[:, None, :]); for ids pass input_dim=<vocabulary size>.")
+        validation.check_input(self, rank, dtype, width)
 
     def _validate(self, inputs, mask, lengths, initial_state):
-        self._check_input(inputs.shape.rank, inputs.dtype, inputs.shape[-1])
-        batch_time = inputs.shape[:2]
-        if mask is not None and not mask.shape.is_compatible_with(batch_time):
-            raise ValueError(
-                f"mask must be <bool>[batch, time] = {batch_time.as_list()}; received shape "
-                f"{mask.shape.as_list()}. Pass one flag per input step.")
-        if lengths is not None and not lengths.shape.is_compatible_with(batch_time[:1]):
-            raise ValueError(
-                f"lengths must be <int32>[batch] = {batch_time[:1].as_list()}; received "
-                f"shape {lengths.shape.as_list()}. Pass one valid length per example.")
-        for state in initial_state or []:
-            if not state.shape.is_compatible_with([batch_time[0], self.units]):
-                raise ValueError(
-                    f"initial_state must be <float>[batch, units] = [{batch_time[0]}, "
-                    f"{self.units}] per cell state; received shape {state.shape.as_list()}.")
-        if tf.executing_eagerly():   # value checks need values; graphs get them in the op
-            if inputs.dtype.is_integer and tf.size(inputs) > 0:
-                lo, hi = int(tf.reduce_min(inputs)), int(tf.reduce_max(inputs))
-                if lo < 0 or hi >= self.input_dim:
-                    raise ValueError(
-                        f"token ids must lie in [0, input_dim={self.input_dim}); received "
-                        f"ids from {lo} to {hi}. Raise input_dim to the vocabulary size or "
-                        "map unknown tokens to an [UNK] id.")
-            if lengths is not None and tf.size(lengths) > 0:
-                T = inputs.shape[1]
-                lo, hi = int(tf.reduce_min(lengths)), int(tf.reduce_max(lengths))
-                if lo < 0 or (T is not None and hi > T):
-                    raise ValueError(
-                        f"lengths must lie in [0, time={T}]; received lengths from {lo} to "
-                        f"{hi}. Pass the number of valid steps of each example.")
+        validation.validate(self, inputs, mask, lengths, initial_state)
 
     # ------------------------------------------------------------------ call
     def call(self, inputs, initial_state=None, mask=None, lengths=None, training=None):

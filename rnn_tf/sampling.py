@@ -282,6 +282,30 @@ class Generator(tf.Module):
             top, states, tf.constant(temperature, tf.float32), tf.constant(seed))
         return self._finish(samples, steps)
 
+    def sample(self, prime, length, temperature, seed, top_k=0, stop_id=-1):
+        """The sampler for a graph: a serving signature or any `tf.function`. Unlike
+        `generate`, `length`, `temperature` and `seed` may be tensors (a served request's
+        inputs), so it is not XLA-compiled; a `length` below 0 fails with
+        "length must be >= 0", a negative temperature counts as 0 (argmax).
+
+        Args:
+          prime: <int32>[batch, P >= 1] token ids, or <float32>[batch, P, X] inputs (a
+            one-to-many model's x<1..P>).
+          length: <int32>[] steps to generate.
+          temperature: <float32>[]; 0 = argmax.
+          seed: <int32>[]; the same seed gives the same sample.
+          top_k: Python int, 0 = no limit.
+          stop_id: Python int; a row stops after this id (-1: never).
+        Returns:
+          <int32>[batch, steps] ids (softmax head) or <float32>[batch, steps, C] samples
+          (sigmoid head), steps <= length.
+        """
+        top, states = self._run_prime(prime)
+        samples, steps = self._loop(top, states, length, tf.maximum(temperature, 0.0),
+                                    top_k, seed, stop_id)
+        samples = samples[:steps]
+        return tf.transpose(samples, [1, 0] + list(range(2, samples.shape.rank)))
+
     def generate_from(self, x0, length, temperature=1.0, seed=0):
         """One-to-many: x<1> = x0 <float>[batch, X]; each later x<t> is the sampled ŷ<t-1>
         (a multi-hot vector for a sigmoid head). Returns <float>[batch, length, C]."""

@@ -191,6 +191,37 @@ class EncoderDecoder(keras.Model):
                                     tf.constant(max_length))
         return (ids, aligned) if return_alignment else ids
 
+    def decode(self, source, max_length, method="greedy", beam_width=4, length_penalty=0.0,
+               return_alignment=False):
+        """Decodes a batch of sources; usable eagerly and inside a `tf.function` (a serving
+        signature), where `max_length` and `length_penalty` may be tensors.
+
+        Args:
+          source: <int32>[B, Tx] source ids (pad_id after each row's end).
+          max_length: <int32>[] output steps.
+          method: 'greedy' (argmax at each step) or 'beam' (beam search).
+          beam_width: Python int >= 1, for method='beam'.
+          length_penalty: <float32>[]; beam scores are summed log-probabilities divided by
+            length**length_penalty.
+          return_alignment: also return each output token's most-attended source position
+            <int32>[B, max_length] (needs attention).
+        Returns:
+          <int32>[B, max_length] ids, pad_id after EOS; with return_alignment, (ids,
+          alignment).
+        """
+        if method not in ("greedy", "beam"):
+            raise ValueError(f"method={method!r} is not known; use 'greedy' or 'beam'.")
+        self._check_alignment(return_alignment)
+        source = tf.convert_to_tensor(source, tf.int32)
+        max_length = tf.convert_to_tensor(max_length, tf.int32)
+        if method == "beam":
+            check_positive_int("beam_width", beam_width, " (1 is greedy)")
+            ids, aligned = self._beam(source, max_length, beam_width,
+                                      tf.convert_to_tensor(length_penalty, tf.float32))
+        else:
+            ids, aligned = self._greedy(source, max_length)
+        return (ids, aligned) if return_alignment else ids
+
     def _check_alignment(self, return_alignment):
         if return_alignment and self.attention is None:
             raise ValueError("return_alignment=True needs attention: the alignment is the "

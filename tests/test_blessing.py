@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from configs import default
-from pipelines import blessing, common, config_check, trainer
+from pipelines import blessing, common, config_check, tasks
+from pipelines.tasks import base
 from pipelines.train import run_pipeline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -139,7 +140,7 @@ def test_cli_refuses_a_bad_value_in_one_line_with_status_2(override, message, tm
 # ------------------------------------------------------------------ end to end
 def _poison_best_weights(config, workdir):
     """Makes the trained model's best weights NaN, as a diverged update would."""
-    model, _ = trainer.load_best(config, workdir)
+    model = base.load_best(tasks.get(config), workdir)
     model.set_weights([np.full_like(w, np.nan) for w in model.get_weights()])
     model.save_weights(os.path.join(workdir, "train", "best.weights.h5"))
 

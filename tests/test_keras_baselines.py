@@ -40,9 +40,7 @@ def test_baseline_keeps_its_best_validation_epoch(fn_name, tmp_path, monkeypatch
         made.append(original())
         return made[-1]
     monkeypatch.setattr(keras_baselines, "best_weights", recording)
-    task = tasks.get(config)
-    if task is not None:
-        kwargs = dict(kwargs, task=task)
+    kwargs = dict(kwargs, task=tasks.get(config))
     result = getattr(keras_baselines, fn_name)(config, workdir, 2.0, **kwargs)
     assert len(made) == 1
     assert math.isfinite(made[0].best), "the callback never saw a validation loss"

@@ -13,11 +13,22 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from configs import default
-from pipelines import common, export, ingest, trainer
+from pipelines import common, export, ingest, tasks, training
+from pipelines.tasks import base, lm, lm_data
 from pipelines.train import run_pipeline
 from tests.events import logged
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_best(config, workdir):
+    """(the best model, its vocabulary) of a char LM run."""
+    task = tasks.get(config)
+    return base.load_best(task, workdir), task.meta["vocab"]
+
+
+def vocab_of(workdir):
+    return common.read_json(os.path.join(workdir, "transform", "meta.json"))["vocab"]
 
 
 def tiny(**overrides):
@@ -46,8 +57,7 @@ def test_tiny_config_runs_every_stage_in_under_a_minute(tiny_run):
         assert manifest["inputs_fingerprint"] and manifest["finished"]
     assert common.read_manifest(workdir, "transform")["vocab_hash"]
     config = tiny()                          # vanilla, units U, vocabulary V (transform)
-    U, V = config.model.units, len(common.read_json(os.path.join(workdir, "transform",
-                                                                 "vocab.json")))
+    U, V = config.model.units, len(vocab_of(workdir))
     want = V * U + U * U + U + U * V + V     # W_ax, W_aa, b_a, W_ya, b_y
     assert common.read_manifest(workdir, "train")["metrics"]["parameters"] == want
     assert os.path.isdir(os.path.join(results["push"], "variables"))
@@ -104,8 +114,8 @@ def test_saved_model_in_a_fresh_process_matches_in_process(tiny_run, tmp_path):
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     fresh = json.loads(out.stdout.strip().splitlines()[-1])
-    model, vocab = trainer.load_best(tiny(), workdir)
-    serving = export.CharLMServing(model, vocab)
+    model, vocab = load_best(tiny(), workdir)
+    serving = lm.CharLMServing(model, vocab)
     g = serving.generate(tf.constant("The "), tf.constant(40), tf.constant(0.8),
                          tf.constant(3))
     s = serving.score(tf.constant(["def f(x):\n    return x", "na\u00efve \u2603"]))
@@ -169,16 +179,16 @@ def test_tensorboard_logs_have_the_expected_tags(tiny_run):
 
 def _final_weights(config, workdir):
     """The model weights of the newest checkpoint, restored through the object graph."""
-    model = trainer.build_model(config, len(common.read_json(
-        os.path.join(workdir, "transform", "vocab.json"))))
-    model(tf.zeros([1, 2], tf.int32))
+    task = tasks.get(config)
+    base.load_meta(task, workdir)
+    model = task.build_model()
     latest = tf.train.latest_checkpoint(os.path.join(workdir, "train", "checkpoints"))
     tf.train.Checkpoint(model=model).read(latest).expect_partial()
     return {w.path: w.numpy() for w in model.weights}
 
 
 def _best_weights(config, workdir):
-    model, _ = trainer.load_best(config, workdir)
+    model, _ = load_best(config, workdir)
     return {w.path: w.numpy() for w in model.weights}
 
 
@@ -215,11 +225,11 @@ def test_ema_weights_are_the_moving_average_and_are_selected(tmp_path):
                      "train.learning_rate": 0.05})
     workdir = str(tmp_path / "run")
     run_pipeline(config, workdir, ["ingest", "transform", "train"], log=lambda *a: None)
-    vocab = common.read_json(os.path.join(workdir, "transform", "vocab.json"))
     import keras
     keras.utils.set_random_seed(config.train.seed)     # as the trainer builds w<0>
-    model = trainer.build_model(config, len(vocab))
-    model(tf.zeros([config.train.batch_size, 2], tf.int32))
+    task = tasks.get(config)
+    base.load_meta(task, workdir)
+    model = task.build_model()
     w0 = {w.path: w.numpy() for w in model.weights}
     w1, best = _final_weights(config, workdir), _best_weights(config, workdir)
     assert w0.keys() == w1.keys() == best.keys()
@@ -242,9 +252,8 @@ def test_bad_ema_decay_is_a_user_error(tmp_path):
 
 
 def test_window_starts_lie_inside_one_document():
-    from pipelines import transform
     docs = [np.arange(10), np.arange(100, 103), np.arange(200, 207)]
-    out = transform.window_starts(docs, seq_len=4)
+    out = lm_data.window_starts(docs, seq_len=4)
     np.testing.assert_array_equal(out["stream"], np.concatenate(docs))
     # windows of 5 characters: starts 0..5 in the first document, none in the 3-character
     # one, 13..15 in the last
@@ -272,16 +281,19 @@ def test_random_windows_train_and_resume_exactly(tmp_path):
     for k in a:
         np.testing.assert_allclose(a[k], b[k], rtol=1e-6, atol=1e-7, err_msg=k)
     # the draws: inputs and targets are one window shifted by one character, from the text
-    from pipelines import transform
-    _, arrays = transform.load(straight)
-    next_batch = trainer._batches(config, arrays["train"])
-    x, y, m, r = next_batch(None, tf.constant(3, tf.int64))
-    x2, _, _, _ = next_batch(None, tf.constant(3, tf.int64))
-    x3, _, _, _ = next_batch(None, tf.constant(4, tf.int64))
+    train = base.load_features(straight, "train")
+    _, next_batch = tasks.get(config).train_batches(train)
+
+    def draw(step):
+        b = next_batch(tf.constant(step, tf.int64))
+        return b["inputs"], b["targets"], b["mask"], b["reset"]
+    x, y, m, r = draw(3)
+    x2, _, _, _ = draw(3)
+    x3, _, _, _ = draw(4)
     np.testing.assert_array_equal(x, x2)
     assert not np.array_equal(x, x3)
     np.testing.assert_array_equal(x[:, 1:], y[:, :-1])
-    stream = arrays["train"]["stream"]
+    stream = train["stream"]
     for row, target in zip(x.numpy(), y.numpy()):
         s = [i for i in range(len(stream) - 20) if (stream[i:i + 20] == row).all()]
         assert s and (stream[s[0] + 1:s[0] + 21] == target).all()
@@ -317,14 +329,14 @@ def test_budget_schedule_runs_by_steps_or_clock_whichever_is_further():
     """BudgetSchedule gives base(max(step, progress * steps)); tick_budget sets progress
     to the fraction of the budget spent, at most 1."""
     base = tf.keras.optimizers.schedules.CosineDecay(1.0, 100, alpha=0.05)
-    sched = trainer.BudgetSchedule(base, 100)
+    sched = training.BudgetSchedule(base, 100)
     assert np.isclose(float(sched(30)), float(base(30)))              # progress 0
     sched.progress.assign(0.5)
     assert np.isclose(float(sched(10)), float(base(50)))              # the clock leads
     assert np.isclose(float(sched(80)), float(base(80)))              # the steps lead
-    trainer.tick_budget(sched, time.time() - 30.0, 10.0)              # over budget
+    training.tick_budget(sched, time.time() - 30.0, 10.0)              # over budget
     assert float(sched.progress) == 1.0 and np.isclose(float(sched(0)), 0.05)
-    clone = trainer.BudgetSchedule.from_config(sched.get_config())
+    clone = training.BudgetSchedule.from_config(sched.get_config())
     assert np.isclose(float(clone(40)), float(base(40)))
 
 
@@ -383,7 +395,7 @@ def test_divergence_stops_with_a_clear_error(monkeypatch, tmp_path):
     from pipelines import config_check
     monkeypatch.setattr(config_check, "check", lambda config: None)
     config = tiny(**{"train.learning_rate": float("nan")})
-    with pytest.raises(trainer.Diverged, match="loss became nan.*last good checkpoint"):
+    with pytest.raises(training.Diverged, match="loss became nan.*last good checkpoint"):
         run_pipeline(config, str(tmp_path / "nan"), ["ingest", "transform", "train"],
                      log=lambda *a: None)
 
@@ -471,7 +483,7 @@ def test_tiny_shakespeare_offline_through_the_tfds_catalog_builder(tmp_path):
                                              "export"], log=lambda *a: None)
     assert common.read_manifest(workdir, "ingest")["metrics"]["examples"] == {
         "train": 1, "validation": 1, "test": 1}
-    vocab = common.read_json(os.path.join(workdir, "transform", "vocab.json"))
+    vocab = vocab_of(workdir)
     assert vocab[0] == "[UNK]" and 40 < len(vocab) <= 66     # a 20k-char slice of 65 chars
     assert os.path.isdir(os.path.join(results["export"], "saved_model"))
 

@@ -49,7 +49,7 @@ def test_digest_reads_the_supervised_tasks_layout(tmp_path):
 def test_equal_baselines_train_once_per_run(monkeypatch):
     calls = []
 
-    def fake_char_lm(config, workdir, budget, cell="SimpleRNN", units=512):
+    def fake_char_lm(config, workdir, budget, task, cell="SimpleRNN", units=512):
         calls.append((workdir, cell, units, budget))
         return {"model": f"{cell}({units})", "parameters": 1, "train_seconds": budget,
                 "validation": {"nats_per_char": 1.5}, "test": {"nats_per_char": 1.6}}

@@ -103,7 +103,7 @@ def test_bad_input():
 
 
 def test_decoding_batches_by_length_and_keeps_the_input_order(monkeypatch):
-    """_decode_all sorts sentences by length into batches of 256 (a batch decodes until its
+    """decode_all sorts sentences by length into batches of 256 (a batch decodes until its
     longest output ends) and returns the outputs in the input's order."""
     from configs import translation
     from pipelines.tasks.seq2seq import Seq2SeqTask
@@ -120,11 +120,11 @@ def test_decoding_batches_by_length_and_keeps_the_input_order(monkeypatch):
     monkeypatch.setattr(task, "translate_fn", fake_translate_fn)
     rng = np.random.default_rng(0)
     sources = ["x" * int(n) + str(i) for i, n in enumerate(rng.integers(1, 60, size=600))]
-    out = task._decode_all(object(), sources, 3)
+    out = task.decode_all(object(), sources, 3)
     assert out == [s.upper() + "/3" for s in sources]
     assert [len(b) for b in batches] == [256, 256, 88]
     assert max(map(len, batches[0])) <= min(map(len, batches[1]))
-    assert task._decode_all(object(), sources, 1, limit=10) == [
+    assert task.decode_all(object(), sources, 1, limit=10) == [
         s.upper() + "/1" for s in sources[:10]]
 
 

@@ -1,14 +1,28 @@
-"""What the supervised tasks share: their transform, train, evaluate and export stages.
+"""The Task protocol: what a task (char_lm, classify, tag, seq2seq, music) supplies to the
+one pipeline, and the artifacts every task shares.
 
-A task (classify, tag, seq2seq, music) supplies the parts that differ:
+Hooks every task supplies:
 
-    encode(examples, fit)   raw TFDS examples -> {feature: tf.RaggedTensor | np.ndarray}
-                            (fit=True on the train split builds the vocabularies first)
-    build_model()           the rnn_tf model
-    loss(model, batch, training) -> (scalar loss, {metric: value}) for one batch
+    read(workdir, split)    the split's raw examples (default: TFDS examples as dicts)
+    encode(examples, fit)   raw examples -> {feature: tf.RaggedTensor | np.ndarray}
+                            (fit=True on the train split builds `meta` first)
+    build_model()           the rnn_tf model, its variables built
+    loss(model, batch, training, seed=None) -> (scalar loss, {metric: value}) for one
+                            batch; training randomness (word dropout, augmentation)
+                            draws from the stateless `seed` <int64>[2] = (train.seed,
+                            step), so a resumed run draws what it would have
     quick_eval(model, split) -> {metric: value} used during training (early stopping)
     evaluate(model, split)  -> the stage's full metrics
     serving_module(model)   a tf.Module whose tf.functions are the serving signatures
+
+Hooks with defaults, for what the training loop does differently per task:
+
+    train_batches(features)  (checkpointed iterator or None, next_batch(step))
+    carried_state(model)     variables carried from one step to the next (TBPTT), or []
+    train_loss(model, batch, state, seed) -> (loss, metrics, new state)
+    units_of(batch)          examples (or tokens) in a batch, for the throughput line
+    summaries(model, batch)  {name: image | histogram tensor} on histogram steps
+    samples(model, step)     {name: text} on sample steps
 
 Artifacts (besides each stage's manifest.json):
     transform/meta.json           vocabularies and sizes (the task's `meta`)
@@ -18,18 +32,12 @@ Artifacts (besides each stage's manifest.json):
     export/saved_model
 """
 
-import math
 import os
-import tempfile
-import time
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from pipelines import blessing, common, ingest, text
-from pipelines.trainer import (Diverged, Progress, _save_best, checkpoint_manager,
-                               count_parameters, learning_rate, open_writers, tick_budget)
+from pipelines import common, ingest, text
 
 SPLITS = ("train", "validation", "test")
 
@@ -52,7 +60,7 @@ class Task:
     def build_model(self):
         raise NotImplementedError
 
-    def loss(self, model, batch, training):
+    def loss(self, model, batch, training, seed=None):
         raise NotImplementedError
 
     def quick_eval(self, model, features):
@@ -63,6 +71,55 @@ class Task:
 
     def serving_module(self, model):
         raise NotImplementedError
+
+    # ---------------------------------------------------------------- the loop's hooks
+    throughput_unit = "examples"      # logged as <unit>_per_s
+
+    def read(self, workdir, split):
+        """The raw examples of a split (`pipelines.ingest`)."""
+        return ingest.load_examples(self.config, workdir, split)
+
+    def transform_section(self):
+        """The config the transform artifact depends on (its cache key)."""
+        return {"data": self.config.data.to_dict(), "model": self.config.model.to_dict()}
+
+    def bless_threshold(self):
+        """The threshold the primary validation metric must pass to be blessed."""
+        return self.config.eval.bless_threshold
+
+    def build_variables(self, model, features):
+        """Creates the model's variables (before the optimizer and checkpoint see them)."""
+        self.loss(model, next(iter(self.dataset(features, 2))), training=False)
+
+    def train_batches(self, features):
+        """(iterator, next_batch): the iterator (checkpointed with the run, or None) and
+        `next_batch(step)` -> the batch of optimizer step `step` (<int64> tf.Variable)."""
+        t = self.config.train
+        iterator = iter(self.dataset(features, t.batch_size, shuffle=True, repeat=True))
+        return iterator, lambda step: next(iterator)
+
+    def carried_state(self, model):
+        """Nested lists of tf.Variables carried from one step to the next, or []."""
+        return []
+
+    def train_loss(self, model, batch, state, seed):
+        """(loss, metrics, new_state) of one training step; `state` as carried_state,
+        `seed` <int64>[2] the step's stateless seed."""
+        loss, metrics = self.loss(model, batch, training=True, seed=seed)
+        return loss, metrics, state
+
+    def units_of(self, batch):
+        """The number of examples in a batch (for the throughput line)."""
+        return int(tf.shape(next(iter(batch.values())))[0])
+
+    def summaries(self, model, batch):
+        """{"image/<name>": <uint8>[1, H, W, C] | "histogram/<name>": tensor}, logged on
+        histogram steps; none by default."""
+        return {}
+
+    def samples(self, model, step):
+        """{name: str} of text logged on sample steps; none by default."""
+        return {}
 
     def length_of(self, element):
         """<int32>[] length of one example, for bucketing batches by length."""
@@ -133,7 +190,7 @@ class Task:
 
 
 # -------------------------------------------------------------------- artifacts
-def _save_features(path, features):
+def save_features(path, features):
     arrays = {}
     for name, value in features.items():
         if isinstance(value, tf.RaggedTensor):
@@ -164,33 +221,6 @@ def num_examples(features):
     return int(v.nrows()) if isinstance(v, tf.RaggedTensor) else len(v)
 
 
-# -------------------------------------------------------------------- stages
-def transform(task, config, workdir):
-    """Encodes every split (vocabularies from train only); returns the artifact dir."""
-    ingest_manifest = common.read_manifest(workdir, "ingest")
-    section = {"data": config.data.to_dict(), "model": config.model.to_dict()}
-    inputs = common.fingerprint({"ingest": ingest_manifest["inputs_fingerprint"],
-                                 "section": section})
-    out = common.stage_dir(workdir, "transform")
-    if common.up_to_date(workdir, "transform", inputs):
-        load_meta(task, workdir)
-        return out
-    started = common.now_iso()
-    os.makedirs(out, exist_ok=True)
-    counts = {}
-    for split in SPLITS:
-        examples = ingest.load_examples(config, workdir, split)
-        features = task.encode(examples, fit=split == "train")
-        counts[split] = num_examples(features)
-        _save_features(os.path.join(out, f"{split}.npz"), features)
-    common.write_json_atomic(os.path.join(out, "meta.json"), task.meta)
-    common.write_manifest(workdir, "transform", section, inputs, started=started,
-                          vocab_hash=common.fingerprint(task.meta),
-                          data_fingerprint=ingest_manifest["inputs_fingerprint"],
-                          metrics={"examples": counts, **task.meta.get("stats", {})})
-    return out
-
-
 def build(task, workdir):
     load_meta(task, workdir)
     model = task.build_model()
@@ -202,141 +232,6 @@ def load_best(task, workdir):
     model.load_weights(os.path.join(common.stage_dir(workdir, "train"), "best.weights.h5"))
     return model
 
-
-def train(task, config, workdir, resume=False, log=print):
-    """GradientTape training with clipping, a schedule, checkpoints (model, optimizer,
-    step, tf.data iterator), a divergence guard, early stopping and best-weights selection
-    on `train.monitor` (the task's primary validation metric, or the validation loss), a
-    time budget and TensorBoard logs."""
-    t = config.train
-    out = common.stage_dir(workdir, "train")
-    tr_manifest = common.read_manifest(workdir, "transform")
-    section = {"model": config.model.to_dict(), "train": t.to_dict()}
-    inputs = common.fingerprint({"transform": tr_manifest["inputs_fingerprint"],
-                                 "section": section})
-    if not resume and common.up_to_date(workdir, "train", inputs):
-        return out
-    started = common.now_iso()
-    keras.utils.set_random_seed(t.seed)
-    model = build(task, workdir)
-    features = {s: load_features(workdir, s) for s in ("train", "validation")}
-    schedule = learning_rate(config)
-    optimizer = keras.optimizers.Adam(schedule)
-    dataset = task.dataset(features["train"], t.batch_size, shuffle=True, repeat=True)
-    iterator = iter(dataset)
-    first = next(iter(task.dataset(features["train"], 2)))
-    task.loss(model, first, training=False)                 # builds the variables
-    optimizer.build(model.trainable_variables)
-    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    monitored = t.get("monitor", "")
-    key, sign = monitor(task, monitored)
-
-    def score_of(val):
-        return sign * val[key]
-    best = tf.Variable(-math.inf, dtype=tf.float64, trainable=False, name="best_score")
-    bad_evals = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_evals")
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step,
-                                     iterator=iterator, best=best, bad_evals=bad_evals)
-    manager = checkpoint_manager(checkpoint, out, t, resume, log, step)
-    variables = model.trainable_variables
-
-    def train_step(batch):
-        with tf.GradientTape() as tape:
-            loss, metrics = task.loss(model, batch, training=True)
-            total = loss + (tf.add_n(model.losses) if model.losses else 0.0)
-        grads = tape.gradient(total, variables)
-        grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
-                 for g, v in zip(grads, variables)]
-        grads, norm = tf.clip_by_global_norm(grads, t.clip_norm)
-        finite = tf.math.is_finite(loss)
-        grads = [tf.where(finite, g, tf.zeros_like(g)) for g in grads]
-        optimizer.apply_gradients(zip(grads, variables))
-        return loss, norm, metrics
-
-    step_fn = tf.function(train_step, jit_compile=t.jit_compile, reduce_retracing=True)
-    writers = open_writers(out, config)
-    progress = Progress(t.steps, unit="examples")
-    start_time, start_step, run_steps = time.time(), int(step), 0
-    last_log, examples = (time.time(), int(step)), 0
-    stopped = "steps"
-    while int(step) < t.steps:
-        batch = next(iterator)
-        tick_budget(schedule, start_time, t.time_budget_s)
-        loss, norm, metrics = step_fn(batch)
-        if not np.isfinite(float(loss)):
-            raise Diverged(
-                f"loss became {float(loss)} at step {int(step) + 1}; stopped. The last good "
-                f"checkpoint is kept in {manager.directory}. Lower train.learning_rate or "
-                "train.clip_norm and pass --resume.")
-        examples += int(tf.shape(next(iter(batch.values())))[0])
-        step.assign_add(1)
-        run_steps += 1
-        s = int(step)
-        if s % t.log_every == 0 or s == t.steps:
-            now = time.time()
-            ex_s = examples / max(now - last_log[0], 1e-9)
-            last_log, examples = (now, s), 0
-            elapsed = now - start_time
-            remaining = elapsed / max(s - start_step, 1) * (t.steps - s)
-            if t.time_budget_s:
-                remaining = min(remaining, max(t.time_budget_s - elapsed, 0))
-            progress.update(s, float(loss), ex_s, remaining)
-            with writers["train"].as_default(step=s):
-                tf.summary.scalar("loss", loss)
-                for k, v in metrics.items():
-                    tf.summary.scalar(k, v)
-                tf.summary.scalar("gradient_global_norm", norm)
-                tf.summary.scalar("parameter_norm", tf.linalg.global_norm(variables))
-                tf.summary.scalar("learning_rate", optimizer.learning_rate)
-                tf.summary.scalar("examples_per_s", ex_s)
-        if s % t.histogram_every == 0 or s == t.steps:
-            with writers["train"].as_default(step=s):
-                for v in variables:
-                    tf.summary.histogram("weights/" + v.path, v)
-        if s % t.eval_every == 0 or s == t.steps:
-            val = quick_eval(task, model, features["validation"], monitored)
-            with writers["validation"].as_default(step=s):
-                for k, v in val.items():
-                    tf.summary.scalar(k, v)
-            score = score_of(val)
-            if score > float(best):
-                best.assign(score)
-                bad_evals.assign(0)
-                _save_best(model, out)
-            else:
-                bad_evals.assign_add(1)
-            if t.early_stopping_patience and int(bad_evals) >= t.early_stopping_patience:
-                stopped = "early_stopping"
-        if s % t.checkpoint_every == 0 or s == t.steps or stopped != "steps":
-            manager.save(checkpoint_number=s)
-        if stopped != "steps":
-            break
-        if t.time_budget_s and time.time() - start_time >= t.time_budget_s:
-            stopped = "time_budget"
-            val = quick_eval(task, model, features["validation"], monitored)
-            if score_of(val) > float(best):
-                best.assign(score_of(val))
-                _save_best(model, out)
-            manager.save(checkpoint_number=s)
-            break
-        if t.interrupt_after_steps and run_steps >= t.interrupt_after_steps:
-            manager.save(checkpoint_number=s)
-            progress.close()
-            log(f"interrupted after {run_steps} steps (train.interrupt_after_steps)")
-            return None
-    progress.close()
-    if not os.path.exists(os.path.join(out, "best.weights.h5")):
-        _save_best(model, out)
-    for w in writers.values():
-        w.flush()
-    common.write_manifest(workdir, "train", section, inputs, started=started,
-                          metrics={"steps": int(step),
-                                   f"best_val_{key}": sign * float(best),
-                                   "stopped_by": stopped,
-                                   "train_seconds": round(time.time() - start_time, 1),
-                                   "parameters": count_parameters(variables)},
-                          vocab_hash=tr_manifest["vocab_hash"])
-    return out
 
 
 def monitor(task, name):
@@ -356,54 +251,6 @@ def quick_eval(task, model, features, monitor_name):
     if monitor_name == "loss":
         val["loss"] = task.validation_loss(model, features)
     return val
-
-
-def evaluate(task, config, workdir):
-    """The task's metrics on validation and test, and the blessing: the primary
-    validation metric must be finite, pass `eval.bless_threshold` and be no worse than the
-    last blessed model of the same name (`pipelines.blessing`)."""
-    train_manifest = common.read_manifest(workdir, "train")
-    inputs = common.fingerprint({"train": train_manifest, "eval": config.eval.to_dict()})
-    out = common.stage_dir(workdir, "evaluate")
-    if common.up_to_date(workdir, "evaluate", inputs):
-        return out
-    started = common.now_iso()
-    model = load_best(task, workdir)
-    metrics = {s: task.evaluate(model, load_features(workdir, s))
-               for s in ("validation", "test")}
-    os.makedirs(out, exist_ok=True)
-    common.write_json_atomic(os.path.join(out, "metrics.json"), metrics)
-    record = blessing.write(config, workdir, out, task.primary,
-                            metrics["validation"][task.primary], config.eval.bless_threshold,
-                            task.higher_is_better)
-    common.write_manifest(workdir, "evaluate", config.eval.to_dict(), inputs,
-                          metrics=metrics, started=started, blessed=record["blessed"],
-                          reason=record["reason"], warning=record["warning"])
-    return out
-
-
-def export(task, config, workdir):
-    """Writes `<workdir>/export/saved_model` via a temporary directory and a rename."""
-    from pipelines.export import export_dir
-    train_manifest = common.read_manifest(workdir, "train")
-    inputs = common.fingerprint({"train": train_manifest, "export": config.export.to_dict()})
-    out = common.stage_dir(workdir, "export")
-    if common.up_to_date(workdir, "export", inputs) and os.path.isdir(export_dir(workdir)):
-        return out
-    started = common.now_iso()
-    model = load_best(task, workdir)
-    module = task.serving_module(model)
-    signatures = {name: getattr(module, name if name != "serving_default" else "serve")
-                  for name in task.signatures}
-    os.makedirs(out, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=out, prefix=".tmp-saved_model-")
-    tf.saved_model.save(module, tmp, signatures=signatures)
-    common.replace_dir_atomic(tmp, export_dir(workdir))
-    task.after_export(export_dir(workdir), out)
-    common.write_manifest(workdir, "export", config.export.to_dict(), inputs,
-                          started=started, saved_model=export_dir(workdir),
-                          signatures=sorted(signatures))
-    return out
 
 
 def track_variables(module, model):

@@ -71,10 +71,10 @@ class ClassifyTask(base.Task):
                                   output_activation="sigmoid", pad_id=0, name="classifier",
                                   token_features=1 if self.valence else 0)
 
-    def loss(self, model, batch, training):
+    def loss(self, model, batch, training, seed=None):
         ids = batch["ids"]
-        if training and self.config.model.word_dropout:
-            drop = tf.random.uniform(tf.shape(ids), seed=None) < self.config.model.word_dropout
+        if training and seed is not None and self.config.model.word_dropout:
+            drop = tf.random.stateless_uniform(tf.shape(ids), seed) < self.config.model.word_dropout
             ids = tf.where(tf.logical_and(drop, ids > 1), 1, ids)   # a word's rating stays
         logits = model(self.inputs(ids, batch.get("valence")), training=training)[:, 0]
         y = tf.cast(batch["label"], tf.float32)

@@ -78,23 +78,24 @@ class MusicTask(base.Task):
         mask = tf.sequence_mask(lengths, tf.shape(roll)[1], tf.float32)   # padded steps
         return per_step, mask
 
-    def transpose(self, roll):
+    def transpose(self, roll, seed):
         """Training augmentation: the whole batch moved by k semitones, k uniform in
-        [-model.transpose, model.transpose]; notes pushed out of the pitch range drop."""
+        [-model.transpose, model.transpose] drawn from the stateless `seed` <int64>[2];
+        notes pushed out of the pitch range drop."""
         k = self.config.model.transpose
-        shift = tf.random.uniform([], -k, k + 1, dtype=tf.int32)
+        shift = tf.random.stateless_uniform([], seed, -k, k + 1, dtype=tf.int32)
         moved = tf.roll(roll, shift, axis=2)
         column = tf.range(tf.shape(roll)[2])
         keep = tf.logical_and(column >= shift, column < tf.shape(roll)[2] + shift)
         return moved * tf.cast(keep, roll.dtype)
 
-    def loss(self, model, batch, training):
+    def loss(self, model, batch, training, seed=None):
         roll = batch["roll"]
-        if training and self.config.model.get("transpose", 0):
-            roll = self.transpose(roll)
+        if training and seed is not None and self.config.model.get("transpose", 0):
+            roll = self.transpose(roll, seed)
         per_step, mask = self._per_step(model, roll, training, batch["length"])
         # the lecture's L = Σ_t L<t>, here normalised per step (mean over valid steps)
-        loss = heads._reduce(per_step, mask, "mean_per_token")
+        loss = heads.reduce_per_step(per_step, mask, "mean_per_token")
         return loss, {"nats_per_step": loss}
 
     def evaluate(self, model, features):
@@ -124,10 +125,8 @@ class MusicTask(base.Task):
                                       tf.TensorSpec([], tf.float32, name="temperature"),
                                       tf.TensorSpec([], tf.int32, name="seed")])
         def generate(length, temperature, seed):
-            top, states = gen._run_prime(tf.zeros([1, 1, P]))
-            samples, steps = gen._loop(top, states, length,
-                                       tf.maximum(temperature, 0.0), 0, seed, -1)
-            return {"roll": samples[:steps, 0], "lowest_pitch": tf.constant(lo)}
+            roll = gen.sample(tf.zeros([1, 1, P]), length, temperature, seed)[0]
+            return {"roll": roll, "lowest_pitch": tf.constant(lo)}
 
         @tf.function(input_signature=[tf.TensorSpec([None, None, 128], tf.float32,
                                                     name="rolls")])

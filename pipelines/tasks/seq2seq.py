@@ -94,7 +94,7 @@ class Seq2SeqTask(base.Task):
                                attention=m.attention, pad_id=PAD_ID, bos_id=BOS_ID,
                                eos_id=EOS_ID, name="encoder_decoder")
 
-    def loss(self, model, batch, training):
+    def loss(self, model, batch, training, seed=None):
         logits = model((batch["source"], batch["target_in"]), training=training)
         y = batch["target_out"]
         mask = tf.cast(y > 0, tf.float32)
@@ -111,10 +111,13 @@ class Seq2SeqTask(base.Task):
         alignment <int32>[B, max_target_len + 1]: each token's most-attended source
         position)."""
         length = self.config.model.max_target_len + 1
-        if beam_width > 1:
-            return model._beam(source, tf.constant(length), beam_width,
-                               tf.constant(self.config.eval.length_penalty, tf.float32))
-        return model._greedy(source, tf.constant(length))
+        method = "beam" if beam_width > 1 else "greedy"
+        decoded = model.decode(source, length, method=method, beam_width=beam_width,
+                               length_penalty=self.config.eval.length_penalty,
+                               return_alignment=model.attention is not None)
+        if model.attention is None:             # no alignment without attention: zeros
+            return decoded, tf.zeros_like(decoded)
+        return decoded
 
     def ids_to_strings(self, ids, tokens):
         """ids <int32>[B, L] and their tokens <string>[B, L] -> <string>[B]: the tokens up
@@ -163,7 +166,7 @@ class Seq2SeqTask(base.Task):
         translate.tables = (s_table, vocab)          # keep the table alive
         return translate
 
-    def _decode_all(self, model, sources, beam_width, limit=0):
+    def decode_all(self, model, sources, beam_width, limit=0):
         cache = self.__dict__.setdefault("_translate", {})
         key = (id(model), beam_width)
         if key not in cache:
@@ -182,7 +185,7 @@ class Seq2SeqTask(base.Task):
                 out[j] = s.decode("utf-8")
         return out
 
-    def _metrics(self, hyps, refs):
+    def text_metrics(self, hyps, refs):
         import sacrebleu
         exact = float(np.mean([h == r for h, r in zip(hyps, refs)]))
         return {"exact_match": exact,
@@ -193,13 +196,13 @@ class Seq2SeqTask(base.Task):
     def quick_eval(self, model, features):
         n = self.config.eval.quick_examples
         refs = [str(s) for s in features["text_target"][:n]]
-        hyps = self._decode_all(model, features["text_source"], 1, limit=n)
-        return self._metrics(hyps, refs)
+        hyps = self.decode_all(model, features["text_source"], 1, limit=n)
+        return self.text_metrics(hyps, refs)
 
     def evaluate(self, model, features):
         refs = [str(s) for s in features["text_target"]]
-        hyps = self._decode_all(model, features["text_source"], self.config.eval.beam_width)
-        metrics = self._metrics(hyps, refs)
+        hyps = self.decode_all(model, features["text_source"], self.config.eval.beam_width)
+        metrics = self.text_metrics(hyps, refs)
         metrics["examples_shown"] = [
             {"source": str(s), "output": h, "reference": r}
             for s, h, r in list(zip(features["text_source"], hyps, refs))[:5]]

@@ -74,10 +74,11 @@ class TagTask(base.Task):
                                 word_dim=m.word_dim, cell=m.cell, char_cell=m.char_cell,
                                 dropout=m.dropout, name="tagger")
 
-    def loss(self, model, batch, training):
+    def loss(self, model, batch, training, seed=None):
         word_ids = batch["word_ids"]
-        if training and self.config.model.word_dropout:
-            drop = tf.random.uniform(tf.shape(word_ids)) < self.config.model.word_dropout
+        if training and seed is not None and self.config.model.word_dropout:
+            drop = tf.random.stateless_uniform(tf.shape(word_ids), seed) < \
+                self.config.model.word_dropout
             word_ids = tf.where(tf.logical_and(drop, word_ids > 1), 1, word_ids)
         logits = model((word_ids, batch["char_ids"]), training=training)
         mask = tf.cast(batch["word_ids"] > 0, tf.float32)

@@ -1,0 +1,202 @@
+"""What the training loop is made of: the learning-rate schedules, the progress line,
+checkpoints, TensorBoard writers, and the divergence error.
+
+Used by `pipelines.trainer` (the one loop) and by the tasks' summaries.
+"""
+
+import contextlib
+import io
+import os
+import signal
+import sys
+import threading
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorboard.plugins.hparams import api as hp
+
+from pipelines import common
+
+
+class Diverged(common.UserError):
+    """The loss became NaN or Inf."""
+
+
+class Interrupted(common.UserError):
+    """SIGTERM or SIGINT (Ctrl-C) stopped training after a checkpoint was saved; the CLI
+    exits with `exit_code` (128 + the signal's number)."""
+
+    def __init__(self, message, exit_code):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@contextlib.contextmanager
+def stop_requests():
+    """While training: SIGTERM and SIGINT set `requests["signal"]` (the signal's number)
+    instead of killing the process, so the loop can save a checkpoint and stop between
+    steps. The previous handlers come back after. Outside the main thread (where Python
+    cannot catch signals) nothing is caught."""
+    requests = {"signal": None}
+    if threading.current_thread() is not threading.main_thread():
+        yield requests
+        return
+
+    def handler(signum, frame):
+        requests["signal"] = signum
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield requests
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def count_parameters(variables):
+    """The number of scalars in `variables` (for the train manifest)."""
+    return int(sum(np.prod(v.shape) for v in variables))
+
+
+class BudgetSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """A step schedule that also runs by the clock, for runs bounded by a time budget.
+
+    At optimizer step s, after a fraction f of the time budget (`progress`, which the
+    training loop sets), the rate is `base(max(s, f * steps))`: the schedule follows
+    whichever is further along, so its decay ends when the budget does even when the
+    machine is slower than `steps` assumed. With f = 0 it is `base` itself.
+    """
+
+    def __init__(self, base, steps):
+        self.base, self.steps = base, int(steps)
+        self.progress = tf.Variable(0.0, trainable=False, name="budget_progress")
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        return self.base(tf.maximum(step, self.progress * float(self.steps)))
+
+    def get_config(self):
+        return {"base": keras.optimizers.schedules.serialize(self.base), "steps": self.steps}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(keras.optimizers.schedules.deserialize(config["base"]), config["steps"])
+
+
+def learning_rate(config):
+    """Warm-up and cosine decay to 5% over train.steps; with train.schedule='budget', run
+    by the step or by the fraction of train.time_budget_s spent, whichever is further
+    (`BudgetSchedule`; the training loop sets its progress)."""
+    t = config.train
+    if t.schedule not in ("steps", "budget"):
+        raise common.UserError(f"train.schedule={t.schedule!r} is not known; use 'steps' "
+                               "(decay over train.steps) or 'budget' (also by the clock).")
+    if t.schedule == "budget" and not t.time_budget_s:
+        raise common.UserError("train.schedule='budget' decays by the time budget; set "
+                               "train.time_budget_s > 0 or use train.schedule='steps'.")
+    warmup = min(t.warmup_steps, max(t.steps - 1, 0))
+    base = keras.optimizers.schedules.CosineDecay(
+        0.0 if warmup else t.learning_rate, max(t.steps - warmup, 1), alpha=0.05,
+        warmup_target=t.learning_rate if warmup else None, warmup_steps=warmup)
+    return BudgetSchedule(base, t.steps) if t.schedule == "budget" else base
+
+
+def tick_budget(schedule, start_time, budget_s):
+    """Sets a BudgetSchedule's progress to the fraction of `budget_s` spent since
+    `start_time` (this run's clock, as the time budget counts it); else does nothing."""
+    if isinstance(schedule, BudgetSchedule):
+        schedule.progress.assign(min((time.time() - start_time) / budget_s, 1.0))
+
+
+def swap(variables, others):
+    """Exchanges the values of two lists of variables of equal shapes."""
+    for v, o in zip(variables, others):
+        value = tf.identity(v)
+        v.assign(o)
+        o.assign(value)
+
+
+def gradient_plot(norms):
+    """PNG bytes of |dL/da<t>| against t, as a [1, H, W, 4] uint8 image for tf.summary."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3), dpi=80)
+    ax.semilogy(np.arange(1, len(norms) + 1), np.maximum(norms, 1e-12))
+    ax.set_xlabel("time step t in the window")
+    ax.set_ylabel("mean |dL/da<t>|")
+    ax.set_title("how far back the gradient reaches")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return tf.image.decode_png(buf.getvalue(), channels=4)[None]
+
+
+class Progress:
+    """Step, loss, tokens/s and time left: one updating line on a terminal, plain lines
+    (no carriage returns) when stdout is a file or a pipe."""
+
+    def __init__(self, total, unit="tok"):
+        self.total, self.tty, self.start = total, sys.stdout.isatty(), time.time()
+        self.unit = unit
+
+    def update(self, step, loss, tokens_per_s, remaining_s):
+        line = (f"step {step}/{self.total}  loss {loss:.4f}  {tokens_per_s:,.0f} "
+                f"{self.unit}/s  "
+                f"~{remaining_s:.0f}s left")
+        if self.tty:
+            print("\r" + line.ljust(79), end="", flush=True)
+        else:
+            print(line, flush=True)
+
+    def close(self):
+        if self.tty:
+            print(flush=True)
+
+
+def _restore(manager, checkpoint, log):
+    """Restores the newest readable checkpoint; a corrupt one is skipped with a message."""
+    for path in reversed(manager.checkpoints):
+        try:
+            checkpoint.restore(path).assert_existing_objects_matched()
+            return path
+        except Exception as e:  # noqa: BLE001  any failure to read means unusable
+            log(f"checkpoint {os.path.basename(path)} is corrupt ({type(e).__name__}); "
+                "falling back to the previous one")
+    return None
+
+
+def checkpoint_manager(checkpoint, out, t, resume, log, step):
+    """The run's CheckpointManager (`<out>/checkpoints`). Refuses existing checkpoints
+    without --resume; with it, restores the newest readable one."""
+    manager = tf.train.CheckpointManager(checkpoint, os.path.join(out, "checkpoints"),
+                                         max_to_keep=t.keep_checkpoints)
+    if manager.checkpoints and not resume:
+        raise common.UserError(
+            f"{out} already holds checkpoints of a run. Pass --resume to continue it or "
+            "--overwrite to start again.")
+    if resume and manager.checkpoints:
+        path = _restore(manager, checkpoint, log)
+        log(f"resumed from {path} at step {int(step)}" if path else
+            "no readable checkpoint: starting from step 0")
+    return manager
+
+
+def open_writers(out, config):
+    """TensorBoard writers `<out>/logs/{train,validation}`, the config logged as hparams."""
+    logs = os.path.join(out, "logs")
+    writers = {k: tf.summary.create_file_writer(os.path.join(logs, k))
+               for k in ("train", "validation")}
+    with writers["train"].as_default():
+        hp.hparams({k: (v if isinstance(v, (int, float, str, bool)) else str(v))
+                    for k, v in common.flatten(config.to_dict()).items()})
+    return writers
+
+
+def save_best(model, out):
+    """Writes `<out>/best.weights.h5` through a temporary file and a rename."""
+    tmp = os.path.join(out, ".tmp-best.weights.h5")
+    model.save_weights(tmp)
+    os.replace(tmp, os.path.join(out, "best.weights.h5"))
