@@ -55,6 +55,10 @@ def get_config(variant=None):
     c.train.ema_decay = 0.0              # >0: validate, select and export the moving
                                          # average of the weights (Polyak averaging)
     c.train.seed = 0
+    c.train.strategy = "default"         # tf.distribute: default, one_device, mirrored,
+                                         # multi_worker (TF_CONFIG) or tpu
+    c.train.replicas = 2                 # mirrored without GPUs: logical CPU devices
+    c.train.tpu = ""                     # tpu: the TPU's name or address
     c.train.jit_compile = True
     c.train.log_every = 50
     c.train.checkpoint_every = 250

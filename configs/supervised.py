@@ -38,6 +38,10 @@ def base(name, task, dataset, manual_dir=""):
     c.train.warmup_steps = 50
     c.train.clip_norm = 5.0
     c.train.seed = 0
+    c.train.strategy = "default"         # tf.distribute: default, one_device, mirrored,
+                                         # multi_worker (TF_CONFIG) or tpu
+    c.train.replicas = 2                 # mirrored without GPUs: logical CPU devices
+    c.train.tpu = ""                     # tpu: the TPU's name or address
     c.train.jit_compile = False
     c.train.log_every = 50
     c.train.checkpoint_every = 200

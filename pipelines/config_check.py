@@ -8,6 +8,7 @@ import math
 
 from pipelines import common
 
+STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
 # field: (test, what the value must be, an example of a good value)
 _POSITIVE_INT = (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
                  "a whole number >= 1")
@@ -42,6 +43,9 @@ RULES = {
     "train.clip_norm": (_finite(0.0, low_open=True), "a finite number > 0", "5.0"),
     "train.time_budget_s": (_finite(0.0), "a finite number of seconds >= 0",
                             "150 (0 = no limit)"),
+    "train.replicas": (*_POSITIVE_INT, "2"),
+    "train.strategy": (lambda v: v in STRATEGIES, f"one of {', '.join(STRATEGIES)}",
+                       "mirrored"),
     "model.units": (*_POSITIVE_INT, "256"),
     "model.num_layers": (*_POSITIVE_INT, "1"),
     "model.dropout": (_finite(0.0, 1.0), "a rate in [0, 1)", "0.1"),

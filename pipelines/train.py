@@ -150,6 +150,8 @@ def main(argv):
     except (KeyError, AttributeError, TypeError, ValueError, OSError) as e:
         raise _user_error(e) from None
     workdir = FLAGS.workdir
+    from pipelines import distribute
+    distribute.configure_devices(config)       # before TensorFlow's runtime starts
     results = run_pipeline(config, workdir, FLAGS.stages, FLAGS.resume, FLAGS.overwrite)
     if "export" in results:
         print(f"SavedModel: {os.path.abspath(results['export'])}/saved_model")

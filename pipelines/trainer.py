@@ -31,13 +31,14 @@ import contextlib
 import math
 import os
 import signal
+import tempfile
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from pipelines import common, training
+from pipelines import common, distribute, training
 from pipelines.tasks import base
 
 
@@ -66,36 +67,53 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
     key, sign = base.monitor(task, monitored)
     out = common.stage_dir(workdir, "train")
     started = common.now_iso()
+    strategy = distribute.make(config)
+    replicas = strategy.num_replicas_in_sync
+    chief = distribute.is_chief(strategy)
     keras.utils.set_random_seed(t.seed)
     # the same inputs give the same bits, so a killed and resumed run ends as one that
     # was not (every random draw is seeded or stateless from (seed, step))
     tf.config.experimental.enable_op_determinism()
-    model = base.build(task, workdir)
     features = {s: base.load_features(workdir, s) for s in ("train", "validation")}
-    schedule = training.learning_rate(config)
-    optimizer = keras.optimizers.Adam(schedule)
     iterator, next_batch = task.train_batches(features["train"])
-    task.build_variables(model, features["train"])
-    variables = model.trainable_variables
-    optimizer.build(variables)
-    carry = task.carried_state(model)
+    with strategy.scope():           # variables and optimizer slots, mirrored if replicated
+        model = base.build(task, workdir)
+        schedule = training.learning_rate(config)
+        optimizer = keras.optimizers.Adam(schedule)
+        task.build_variables(model, features["train"])
+        variables = model.trainable_variables
+        optimizer.build(variables)
+        carry = task.carried_state(model)
+        # the averaged weights, in the checkpoint so that a resume continues the average;
+        # every replica computes the same average, the first one's is kept
+        ema = [tf.Variable(v, trainable=False, name="ema/" + v.name,
+                           aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+               for v in variables] if ema_decay else []
+    # the loop's counters, kept by the host (every worker counts alike)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     best = tf.Variable(-math.inf, dtype=tf.float64, trainable=False, name="best_score")
     bad_evals = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_evals")
+    if carry and replicas > 1:
+        raise common.UserError(
+            f"train.carry_state=True carries each row's state from window to window, which "
+            f"this loop keeps on one replica; with train.strategy={t.strategy!r} set "
+            "train.carry_state=False, or use train.strategy='default'.")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step, best=best,
                                      bad_evals=bad_evals)
     if iterator is not None:
         checkpoint.iterator = iterator
     if carry:
         checkpoint.carry = carry
-    # the averaged weights, in the checkpoint so that a resume continues the average
-    ema = [tf.Variable(v, trainable=False, name="ema/" + v.name) for v in variables
-           ] if ema_decay else []
     if ema:
         checkpoint.ema = ema
-    manager = training.checkpoint_manager(checkpoint, out, t, resume, log, step)
+    # a worker other than the chief writes its checkpoints (every worker must take part
+    # in a save) to a temporary place, as TensorFlow's multi-worker guide prescribes
+    scratch = None if chief else stack.enter_context(tempfile.TemporaryDirectory())
+    manager = training.checkpoint_manager(checkpoint, scratch or out, t, resume and chief,
+                                          log, step)
 
     def train_step(batch):
+        """One step on one replica's rows of the global batch (all of it on one)."""
         with tf.GradientTape() as tape:
             seed = tf.stack([tf.constant(t.seed, tf.int64), step])   # stateless draws
             loss, metrics, final = task.train_loss(model, batch, carry, seed)
@@ -103,10 +121,25 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
         grads = tape.gradient(total, variables)
         grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
                  for g, v in zip(grads, variables)]
+        if replicas > 1:
+            # this replica's share of the global batch's units: the summed gradient is
+            # the one-device gradient of the task's mean (per example or per token)
+            context = tf.distribute.get_replica_context()
+            units = tf.cast(task.loss_units(batch), tf.float32)
+            share = tf.math.divide_no_nan(units, context.all_reduce("sum", units))
+            grads = context.all_reduce("sum", [g * share for g in grads])
+            loss, metrics = context.all_reduce("sum", ([loss * share],
+                                                       {k: v * share for k, v in
+                                                        metrics.items()}))
+            loss = loss[0]
         grads, norm = tf.clip_by_global_norm(grads, t.clip_norm)
         finite = tf.math.is_finite(loss)
         # a non-finite loss updates nothing: the guard below stops the run
         grads = [tf.where(finite, g, tf.zeros_like(g)) for g in grads]
+        if replicas > 1:
+            # Keras's optimizer sums the replicas' gradients again: each passes 1/R of the
+            # reduced gradient (exact for R a power of 2)
+            grads = [g / replicas for g in grads]
         optimizer.apply_gradients(zip(grads, variables))
         for e, v in zip(ema, variables):
             e.assign(ema_decay * e + (1.0 - ema_decay) * v)
@@ -118,10 +151,21 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
     # differ in size or length): a graph traced for some static shape could compute a
     # different sum order than the generalised one, and a resumed run, which sees the
     # shapes in another order, must run the same graph as the uninterrupted run.
-    signature = None if iterator is None else [iterator.element_spec]
-    step_fn = tf.function(train_step, jit_compile=t.jit_compile, input_signature=signature,
-                          reduce_retracing=signature is None)
-    writers = training.open_writers(out, config)
+    if replicas == 1:
+        signature = None if iterator is None else [iterator.element_spec]
+        step_fn = tf.function(train_step, jit_compile=t.jit_compile,
+                              input_signature=signature, reduce_retracing=signature is None)
+    else:
+        if t.jit_compile:
+            log(f"train.jit_compile is not used under train.strategy={t.strategy!r}: XLA "
+                "does not compile the step's cross-replica all-reduce here (the layer's "
+                "own loops run as they do without XLA)")
+        replicated = tf.function(lambda batch: strategy.run(train_step, args=(batch,)),
+                                 reduce_retracing=True)
+        step_fn = lambda batch: distribute.first(
+            strategy, replicated(distribute.split_rows(strategy, batch)))
+    writers = training.open_writers(out, config) if chief else {
+        k: tf.summary.create_noop_writer() for k in ("train", "validation")}
     unit = task.throughput_unit
     progress = training.Progress(t.steps, unit={"tokens": "tok"}.get(unit, unit))
     start_time, start_step, run_steps = time.time(), int(step), 0
@@ -144,7 +188,8 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
         if score > float(best):                    # NaN never improves
             best.assign(score)
             bad_evals.assign(0)
-            training.save_best(model, out)
+            if chief:
+                training.save_best(model, out)
         else:
             bad_evals.assign_add(1)
         if ema:
@@ -216,6 +261,10 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
             log(f"interrupted after {run_steps} steps (train.interrupt_after_steps)")
             return None
     progress.close()
+    if not chief:
+        log(f"worker {strategy.cluster_resolver.task_id} finished training; the chief "
+            "evaluates, exports and pushes")
+        return None
     if not os.path.exists(os.path.join(out, "best.weights.h5")):
         training.save_best(model, out)
     for w in writers.values():

@@ -20,6 +20,7 @@ Hooks with defaults, for what the training loop does differently per task:
     train_batches(features)  (checkpointed iterator or None, next_batch(step))
     carried_state(model)     variables carried from one step to the next (TBPTT), or []
     train_loss(model, batch, state, seed) -> (loss, metrics, new state)
+    loss_units(batch)        what the loss averages over (examples, valid tokens)
     units_of(batch)          examples (or tokens) in a batch, for the throughput line
     summaries(model, batch)  {name: image | histogram tensor} on histogram steps
     samples(model, step)     {name: text} on sample steps
@@ -107,6 +108,12 @@ class Task:
         `seed` <int64>[2] the step's stateless seed."""
         loss, metrics = self.loss(model, batch, training=True, seed=seed)
         return loss, metrics, state
+
+    def loss_units(self, batch):
+        """<int32 or float>[]: what the batch's loss is a mean over (examples here; valid
+        tokens for a per-token mean). Under a multi-replica strategy each replica's loss
+        is weighted by its share of these, so the gradient is the one-device one."""
+        return tf.shape(tf.nest.flatten(batch)[0])[0]
 
     def units_of(self, batch):
         """The number of examples in a batch (for the throughput line)."""

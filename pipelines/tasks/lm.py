@@ -147,17 +147,19 @@ class LMTask(base.Task):
         return None, lambda step: draw(tf.convert_to_tensor(step))
 
     def carried_state(self, model):
+        if not self.config.train.carry_state:      # every window starts from a<0> = 0
+            return []
         return [[tf.Variable(s, trainable=False) for s in layer]
                 for layer in model.zero_state(self.config.train.batch_size)]
 
     def train_loss(self, model, batch, state, seed):
         """One window from the carried state, reset to a<0> = 0 where a row starts a new
         document (every row without train.carry_state, as evaluated)."""
-        reset = batch["reset"]
-        if not self.config.train.carry_state:
-            reset = tf.ones_like(reset)
-        keep = 1.0 - tf.cast(reset, tf.float32)[:, None]                   # (B, 1)
-        initial = [[s * keep for s in layer] for layer in state]
+        if state:
+            keep = 1.0 - tf.cast(batch["reset"], tf.float32)[:, None]      # (B, 1)
+            initial = [[s * keep for s in layer] for layer in state]
+        else:
+            initial = None
         logits, final = model(batch["inputs"], initial_state=initial, mask=batch["mask"],
                               training=True)
         loss = heads.softmax_loss(batch["targets"], logits, batch["mask"], "mean_per_token")
@@ -171,6 +173,9 @@ class LMTask(base.Task):
     @staticmethod
     def _per_char(nats):
         return {"nats_per_char": nats, "bits_per_char": nats / math.log(2)}
+
+    def loss_units(self, batch):
+        return tf.reduce_sum(tf.cast(batch["mask"], tf.int32))       # predicted characters
 
     def units_of(self, batch):
         return int(tf.size(batch["inputs"]))

@@ -89,6 +89,9 @@ class MusicTask(base.Task):
         keep = tf.logical_and(column >= shift, column < tf.shape(roll)[2] + shift)
         return moved * tf.cast(keep, roll.dtype)
 
+    def loss_units(self, batch):
+        return tf.reduce_sum(batch["length"])                  # valid steps (per-step mean)
+
     def loss(self, model, batch, training, seed=None):
         roll = batch["roll"]
         if training and seed is not None and self.config.model.get("transpose", 0):

@@ -94,6 +94,9 @@ class Seq2SeqTask(base.Task):
                                attention=m.attention, pad_id=PAD_ID, bos_id=BOS_ID,
                                eos_id=EOS_ID, name="encoder_decoder")
 
+    def loss_units(self, batch):
+        return tf.reduce_sum(tf.cast(batch["target_out"] > 0, tf.int32))  # target tokens
+
     def loss(self, model, batch, training, seed=None):
         logits = model((batch["source"], batch["target_in"]), training=training)
         y = batch["target_out"]

@@ -74,6 +74,9 @@ class TagTask(base.Task):
                                 word_dim=m.word_dim, cell=m.cell, char_cell=m.char_cell,
                                 dropout=m.dropout, name="tagger")
 
+    def loss_units(self, batch):
+        return tf.reduce_sum(tf.cast(batch["word_ids"] > 0, tf.int32))    # words
+
     def loss(self, model, batch, training, seed=None):
         word_ids = batch["word_ids"]
         if training and seed is not None and self.config.model.word_dropout:

@@ -1,0 +1,132 @@
+"""tf.distribute for the training loop: which strategy `train.strategy` names, the devices
+it needs, and what only the chief writes.
+
+    default       tf.distribute.get_strategy(): one device, TensorFlow's placement
+    one_device    OneDeviceStrategy on the first GPU, else the CPU
+    mirrored      MirroredStrategy over every local GPU; without GPUs, over
+                  train.replicas logical CPU devices (for testing the multi-replica path)
+    multi_worker  MultiWorkerMirroredStrategy; the cluster is read from TF_CONFIG
+    tpu           TPUStrategy through TPUClusterResolver(train.tpu); not testable here
+
+How the loop uses it (`pipelines.trainer`): the model, optimizer, moving average and
+counters are created in `strategy.scope()`; each step's global batch (the same batch a
+one-device run takes, from the task's checkpointed input pipeline) is split by rows across
+the replicas; `strategy.run` runs the step on each, weighting each replica's loss by its
+share of the batch's units (examples, or valid tokens for per-token means) so that the
+summed gradient is the one-device gradient of the lecture's reduction; the gradients are
+all-reduced once, clipped by their global norm, and applied.
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+from pipelines import common
+from pipelines.config_check import STRATEGIES
+
+
+def name_of(config):
+    """`train.strategy` (checked by `pipelines.config_check`: one of STRATEGIES)."""
+    return config.train.get("strategy", "default")
+
+
+_MADE = {}     # multi_worker: the strategy made at start-up, as its collectives need
+
+
+def configure_devices(config):
+    """What must happen before TensorFlow's runtime starts (the CLI calls it first):
+    'mirrored' on a machine without GPUs splits the CPU into train.replicas logical
+    devices; 'multi_worker' makes its strategy (its collective ops are configured at
+    program start-up)."""
+    if name_of(config) == "multi_worker":
+        make(config)
+        return
+    if name_of(config) != "mirrored" or tf.config.list_physical_devices("GPU"):
+        return
+    n = config.train.get("replicas", 2)
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    want = [tf.config.LogicalDeviceConfiguration() for _ in range(n)]
+    try:
+        tf.config.set_logical_device_configuration(cpu, want)
+    except RuntimeError:      # the runtime has started: the split must already be there
+        have = len(tf.config.list_logical_devices("CPU"))
+        if have != n:
+            raise common.UserError(
+                f"train.strategy='mirrored' needs train.replicas={n} logical CPUs, but "
+                f"TensorFlow already runs with {have}; start a new process (python -m "
+                "pipelines.train splits the CPU before anything else runs).") from None
+
+
+def make(config):
+    """The tf.distribute.Strategy that `train.strategy` names."""
+    name = name_of(config)
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "one_device":
+        gpu = tf.config.list_logical_devices("GPU")
+        return tf.distribute.OneDeviceStrategy("/gpu:0" if gpu else "/cpu:0")
+    if name == "mirrored":
+        if tf.config.list_physical_devices("GPU"):
+            return tf.distribute.MirroredStrategy()
+        configure_devices(config)
+        return tf.distribute.MirroredStrategy(
+            [d.name for d in tf.config.list_logical_devices("CPU")])
+    if name == "multi_worker":
+        if "multi_worker" in _MADE:
+            return _MADE["multi_worker"]
+        if "TF_CONFIG" not in os.environ:
+            raise common.UserError(
+                "train.strategy='multi_worker' reads the cluster from TF_CONFIG, which is "
+                "not set; export TF_CONFIG='{\"cluster\": {\"worker\": [\"host1:port\", "
+                "\"host2:port\"]}, \"task\": {\"type\": \"worker\", \"index\": 0}}' on each "
+                "worker (README, 'Several devices and hosts').")
+        try:
+            _MADE["multi_worker"] = tf.distribute.MultiWorkerMirroredStrategy()
+        except RuntimeError as e:
+            raise common.UserError(
+                f"train.strategy='multi_worker' must start with the process ({e}); run it "
+                "through python -m pipelines.train, which makes the strategy first.") from None
+        return _MADE["multi_worker"]
+    try:                                                      # 'tpu'
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+            tpu=config.train.get("tpu", ""))
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, RuntimeError, tf.errors.OpError) as e:
+        raise common.UserError(
+            f"train.strategy='tpu' found no TPU ({' '.join(str(e).split())[:200]}); set "
+            "train.tpu to the TPU's name or address, or use another train.strategy.") from None
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def is_chief(strategy):
+    """True on the worker that writes checkpoints, logs, exports and pushes: every
+    strategy but multi_worker has one worker; there, worker 0 (or the 'chief' task)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    return task_type is None or task_type == "chief" or (
+        task_type == "worker" and task_id == 0 and "chief" not in json.loads(
+            os.environ.get("TF_CONFIG", "{}")).get("cluster", {}))
+
+
+def split_rows(strategy, batch):
+    """A global batch {name: <[B, ...]>} -> per-replica values: replica r of R takes rows
+    [r * ceil(B / R), (r + 1) * ceil(B / R)). One replica: the batch itself."""
+    replicas = strategy.num_replicas_in_sync
+    if replicas == 1:
+        return batch
+    rows = tf.shape(tf.nest.flatten(batch)[0])[0]
+    per = (rows + replicas - 1) // replicas
+
+    def part(context):
+        r = context.replica_id_in_sync_group
+        return tf.nest.map_structure(lambda x: x[r * per:(r + 1) * per], batch)
+    return strategy.experimental_distribute_values_from_function(part)
+
+
+def first(strategy, value):
+    """A value that every replica computed alike (after an all-reduce) -> one copy."""
+    return tf.nest.map_structure(lambda v: strategy.experimental_local_results(v)[0], value)
