@@ -13,7 +13,7 @@ tokens/s = steps x B x T / the train stage's training seconds (its manifest). Th
 goes to benchmarks/records/mirrored_scaling.json and its table into the README (between
 the `mirrored_scaling` markers); `--table` prints the table from the record.
 
-    python benchmarks/mirrored_scaling.py              # ~3 min on 2 cores
+    python benchmarks/mirrored_scaling.py              # ~5 min on 2 cores
     python benchmarks/mirrored_scaling.py --table
 """
 
@@ -80,7 +80,7 @@ def readme_section(text, rec):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--table", action="store_true", help="print the recorded table")
     parser.add_argument("--out", default=RECORD)
     args = parser.parse_args()
