@@ -7,8 +7,9 @@
     python -m pipelines.train --helpfull
 
 Stages, TFX-style, each an artifact directory under --workdir with a manifest.json:
-ingest -> transform -> train -> evaluate -> export -> push. A stage whose inputs are
-unchanged is skipped.
+ingest -> transform -> train -> evaluate -> export -> push, each a generic module calling
+the task's hooks (`pipelines.tasks.base.Task`). A stage whose inputs and code are
+unchanged is skipped, with a line saying so.
 """
 
 import json

@@ -100,6 +100,10 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
             "train.carry_state=False, or use train.strategy='default'.")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step, best=best,
                                      bad_evals=bad_evals)
+    # every model variable by itself too: a functional Keras model's checkpoint reaches
+    # its weights only through the optimizer, and not the dropout layers' seed states,
+    # which a resume needs to draw the masks an uninterrupted run draws
+    checkpoint.model_variables = [getattr(v, "value", v) for v in model.variables]
     if iterator is not None:
         checkpoint.iterator = iterator
     if carry:

@@ -1,5 +1,6 @@
 """Crash safety: a run killed (SIGKILL) at random steps and resumed with the same command
-ends bit for bit as one that was never killed; SIGTERM and Ctrl-C save a checkpoint and
+ends bit for bit as one that was never killed (every task: char LM, classify, tag,
+seq2seq, music); SIGTERM and Ctrl-C save a checkpoint and
 stop with one line; one run per workdir (a PID lock); training randomness is stateless."""
 
 import os
@@ -23,10 +24,11 @@ RUNS = {
                 ["--config.train.steps=60", "--config.train.log_every=1",
                  "--config.train.checkpoint_every=4", "--config.train.eval_every=10",
                  "--config.train.sample_every=100", "--config.train.histogram_every=100"]),
-    "sentiment": ("configs/sentiment.py:tiny",
-                  ["--config.train.steps=60", "--config.train.log_every=1",
-                   "--config.train.checkpoint_every=4", "--config.train.eval_every=10",
-                   "--config.train.histogram_every=100"]),
+    **{task: (f"configs/{task}.py:tiny",
+              ["--config.train.steps=60", "--config.train.log_every=1",
+               "--config.train.checkpoint_every=4", "--config.train.eval_every=10",
+               "--config.train.histogram_every=100"])
+       for task in ("sentiment", "upos", "dates", "bach")},
 }
 
 
@@ -62,7 +64,8 @@ def _checkpoint(workdir):
     path = tf.train.latest_checkpoint(os.path.join(workdir, "train", "checkpoints"))
     reader = tf.train.load_checkpoint(path)
     names = [n for n in reader.get_variable_to_shape_map()
-             if n.startswith(("model/", "optimizer/", "step/", "carry/", "best/"))]
+             if n.startswith(("model/", "model_variables/", "optimizer/", "step/", "carry/",
+                              "best/"))]
     return {n: reader.get_tensor(n) for n in names}
 
 
