@@ -23,11 +23,10 @@ import os
 import tensorflow as tf
 
 from pipelines import common
-from pipelines.config_check import STRATEGIES
 
 
 def name_of(config):
-    """`train.strategy` (checked by `pipelines.config_check`: one of STRATEGIES)."""
+    """`train.strategy` (checked by `pipelines.config_check`: one of its STRATEGIES)."""
     return config.train.get("strategy", "default")
 
 
