@@ -160,19 +160,18 @@ class LMTask(base.Task):
             initial = [[s * keep for s in layer] for layer in state]
         else:
             initial = None
-        logits, final = model(batch["inputs"], initial_state=initial, mask=batch["mask"],
-                              training=True)
-        loss = heads.softmax_loss(batch["targets"], logits, batch["mask"], "mean_per_token")
-        return loss, self._per_char(loss), final
+        return self._window(model, batch, initial, training=True)
 
     def loss(self, model, batch, training, seed=None):
-        logits, _ = model(batch["inputs"], mask=batch["mask"], training=training)
-        loss = heads.softmax_loss(batch["targets"], logits, batch["mask"], "mean_per_token")
-        return loss, self._per_char(loss)
+        return self._window(model, batch, None, training)[:2]
 
-    @staticmethod
-    def _per_char(nats):
-        return {"nats_per_char": nats, "bits_per_char": nats / math.log(2)}
+    def _window(self, model, batch, initial, training):
+        """(mean nats per predicted character, its metrics, the final state) of one window
+        from `initial` (None: a<0> = 0)."""
+        logits, final = model(batch["inputs"], initial_state=initial, mask=batch["mask"],
+                              training=training)
+        nats = heads.softmax_loss(batch["targets"], logits, batch["mask"], "mean_per_token")
+        return nats, {"nats_per_char": nats, "bits_per_char": nats / math.log(2)}, final
 
     def loss_units(self, batch):
         return tf.reduce_sum(tf.cast(batch["mask"], tf.int32))       # predicted characters
