@@ -52,6 +52,7 @@ def get_config(variant=None):
     c.train.learning_rate = 3e-3
     c.train.warmup_steps = 100
     c.train.clip_norm = 5.0
+    c.train.max_loss = 1e4               # a loss above this (nats per unit) is divergence
     c.train.ema_decay = 0.0              # >0: validate, select and export the moving
                                          # average of the weights (Polyak averaging)
     c.train.seed = 0

@@ -37,6 +37,7 @@ def base(name, task, dataset, manual_dir=""):
     c.train.learning_rate = 3e-3
     c.train.warmup_steps = 50
     c.train.clip_norm = 5.0
+    c.train.max_loss = 1e4               # a loss above this (nats per unit) is divergence
     c.train.seed = 0
     c.train.strategy = "default"         # tf.distribute: default, one_device, mirrored,
                                          # multi_worker (TF_CONFIG) or tpu

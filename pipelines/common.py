@@ -55,12 +55,27 @@ def code_revision():
 
 
 def write_json_atomic(path, obj):
-    """Writes JSON to a temporary file beside `path`, then renames it over `path`."""
+    """Writes JSON to a temporary file beside `path`, then renames it over `path`; the file
+    gets the mode the umask gives a new file (mkstemp's is 0600)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=f".tmp-{os.getpid()}-")
     with os.fdopen(fd, "w") as f:
         json.dump(obj, f, indent=2, sort_keys=True, default=str)
+    os.chmod(tmp, 0o666 & ~_umask())
     os.replace(tmp, path)
+
+
+def _umask():
+    mask = os.umask(0o22)
+    os.umask(mask)
+    return mask
+
+
+def make_temp_dir(parent, prefix):
+    """A new directory `<parent>/.tmp-<pid>-<prefix>...` to write into before a rename;
+    `clean_stale` removes it if its process dies first."""
+    os.makedirs(parent, exist_ok=True)
+    return tempfile.mkdtemp(dir=parent, prefix=f".tmp-{os.getpid()}-{prefix}-")
 
 
 def read_json(path):
@@ -96,15 +111,49 @@ def write_manifest(workdir, stage, config_section, inputs_fingerprint, metrics=N
 
 
 def replace_dir_atomic(tmp_dir, final_dir):
-    """Moves a fully written `tmp_dir` to `final_dir`; an old `final_dir` is removed only
-    after the new one is in place under a side name, so no reader sees half a directory."""
-    old = None
+    """Moves a fully written `tmp_dir` to `final_dir`, with the modes the umask gives new
+    directories (mkdtemp's is 0700). An old `final_dir` is renamed to `<final_dir>.old`
+    first and removed after the new one is in place, so no reader sees half a directory;
+    a kill between the two renames leaves `.old`, which `recover_dir` puts back."""
+    os.chmod(tmp_dir, 0o777 & ~_umask())
+    recover_dir(final_dir)
+    old = final_dir + ".old"
     if os.path.exists(final_dir):
-        old = final_dir + ".old-" + os.path.basename(tmp_dir)
         os.replace(final_dir, old)
     os.replace(tmp_dir, final_dir)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_dir(final_dir):
+    """After a kill inside `replace_dir_atomic`: `<final_dir>.old` with no `final_dir` is
+    the previous copy, renamed back; beside a `final_dir` it is garbage, removed."""
+    old = final_dir + ".old"
+    if os.path.isdir(old):
+        if os.path.exists(final_dir):
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(old, final_dir)
+
+
+def clean_stale(directory, log=print, own=False):
+    """Removes the leftovers of killed writers in `directory` (not below it): `.tmp-<pid>-*`
+    entries whose process no longer runs (every `.tmp-*` entry when `own`, for a directory
+    this process holds the lock of), and TensorFlow's unfinished `ckpt-*_temp` checkpoint
+    directories; recovers `<name>.old` directories (`recover_dir`)."""
+    if not os.path.isdir(directory):
+        return
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if name.endswith(".old") and os.path.isdir(path):
+            recover_dir(path[:-len(".old")])
+            continue
+        pid = name.split("-")[1] if name.startswith(".tmp-") else ""
+        stale = (name.startswith(".tmp-") and (own or not pid.isdigit()
+                                                or not _running(int(pid)))) or (
+            name.startswith("ckpt-") and name.endswith("_temp"))
+        if stale:
+            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+            log(f"removed {path}, left by a run that was killed while writing it")
 
 
 def flatten(d, prefix=""):

@@ -10,7 +10,6 @@ already pushed last (the same weights, by their fingerprint) adds no version.
 import hashlib
 import os
 import shutil
-import tempfile
 
 import tensorflow as tf
 
@@ -46,8 +45,7 @@ def run(task, config, workdir, fingerprint):
     module = task.serving_module(model)
     signatures = {name: getattr(module, name if name != "serving_default" else "serve")
                   for name in task.signatures}
-    os.makedirs(out, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=out, prefix=".tmp-saved_model-")
+    tmp = common.make_temp_dir(out, "saved_model")
     tf.saved_model.save(module, tmp, signatures=signatures)
     common.replace_dir_atomic(tmp, export_dir(workdir))
     task.after_export(export_dir(workdir), out)
@@ -77,13 +75,39 @@ def push(config, workdir, log=print):
         return path
     os.makedirs(name_dir, exist_ok=True)
     versions = [int(v) for v in os.listdir(name_dir) if v.isdigit()]
+    newest = os.path.join(name_dir, str(max(versions, default=0)))
+    if versions and _same_tree(os.path.join(export_dir(workdir), "variables"),
+                               os.path.join(newest, "variables")):
+        # a push killed after its rename, before its record: the newest version holds
+        # these weights (its variables are the export's, byte for byte)
+        version = os.path.basename(newest)
+        _record(name_dir, version, record, model)
+        log(f"  not pushed again: {newest} holds this model already")
+        return newest
     version = str(max(versions, default=0) + 1)
-    tmp = tempfile.mkdtemp(dir=name_dir, prefix=".tmp-push-")
-    shutil.rmtree(tmp)
-    shutil.copytree(export_dir(workdir), tmp)
-    os.rename(tmp, os.path.join(name_dir, version))
+    tmp = common.make_temp_dir(name_dir, "push")
+    shutil.copytree(export_dir(workdir), tmp, dirs_exist_ok=True)
+    os.chmod(tmp, os.stat(export_dir(workdir)).st_mode)
+    os.rename(tmp, os.path.join(name_dir, version))     # a version appears whole
+    _record(name_dir, version, record, model)
+    log(f"  pushed to {os.path.join(name_dir, version)}")
+    return os.path.join(name_dir, version)
+
+
+def _record(name_dir, version, record, model):
     common.write_json_atomic(os.path.join(name_dir, "blessed.json"),
                              {"version": int(version), "metric": record["metric"],
                               "value": record["value"], "model_fingerprint": model})
-    log(f"  pushed to {os.path.join(name_dir, version)}")
-    return os.path.join(name_dir, version)
+
+
+def _same_tree(a, b):
+    """True when directories `a` and `b` hold the same files with the same bytes."""
+    def files(root):
+        out = {}
+        for folder, _, names in os.walk(root):
+            for name in names:
+                path = os.path.join(folder, name)
+                with open(path, "rb") as f:
+                    out[os.path.relpath(path, root)] = hashlib.sha256(f.read()).digest()
+        return out
+    return os.path.isdir(a) and os.path.isdir(b) and files(a) == files(b)

@@ -73,6 +73,13 @@ def run(task, config, workdir, fingerprint):
         raise common.UserError(
             f"split {split!r} of {config.data.dataset!r} is empty. Use a data set with "
             "examples in train, validation and test.") from None
+    except Exception as e:  # noqa: BLE001  TFDS's checksum error is not in its public API
+        if type(e).__name__ != "NonMatchingChecksumError":
+            raise
+        raise common.UserError(
+            f"a file of {config.data.dataset!r} in {manual or 'the download'} is not the "
+            f"one TFDS knows ({' '.join(str(e).split('*')[0].split())[:160]}): it is "
+            "damaged or another version; copy the original file again.") from None
     splits = {name: info.num_examples for name, info in builder.info.splits.items()}
     for split in ("train", "validation", "test"):
         if not splits.get(split):

@@ -20,12 +20,14 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from pipelines import common
+from pipelines import common, config_errors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = ("ingest", "transform", "train", "evaluate", "export", "push")
-# Fields that only extend or bound a run: a resume may change them.
-RESUMABLE_FIELDS = ("train.steps", "train.time_budget_s", "train.interrupt_after_steps")
+# Fields that only extend or bound a run, and those the divergence advice names (a lower
+# learning rate or clip norm from the last good checkpoint): a resume may change them.
+RESUMABLE_FIELDS = ("train.steps", "train.time_budget_s", "train.interrupt_after_steps",
+                    "train.learning_rate", "train.clip_norm")
 
 FLAGS = flags.FLAGS
 try:
@@ -35,8 +37,7 @@ try:
         "Config file with get_config(); add ':tiny' for the smoke-test variant. Override "
         "any field with --config.<field>=<value>.", lock_config=True)
 except (KeyError, AttributeError, TypeError, ValueError, OSError) as _e:
-    print(f"error: unknown or bad config override: {' '.join(str(_e).split())} "
-          "(see --helpfull)", file=sys.stderr)
+    print(f"error: {config_errors.explain(_e, sys.argv)}", file=sys.stderr)
     sys.exit(2)
 flags.DEFINE_string("workdir", os.path.join("runs", "default"),
                     "Directory of the run's artifacts (one subdirectory per stage).")
@@ -78,19 +79,42 @@ def prepare_workdir(config, workdir, overwrite):
     common.write_json_atomic(path, resolved)
 
 
-def run_pipeline(config, workdir, stages, resume=False, overwrite=False, log=print):
-    """Runs the stages in order, each a generic module calling the task's hooks; returns
-    {stage: what it produced}. A stage whose artifact was made from the same inputs by
-    the same code is skipped, with a line saying so."""
+def check(config, workdir, stages):
+    """Every mistake in the config, the stages and the directories, as one UserError,
+    before any stage runs: config values (`pipelines.config_check`), and the workdir and
+    (when pushing) the serving directory, which must be writable directories."""
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise common.UserError(f"unknown stage(s) {unknown}; --stages takes a subset of "
                                f"{','.join(STAGES)}.")
-    from pipelines import config_check, tasks
+    from pipelines import config_check
     config_check.check(config)
+    config_check.check_directory(workdir, "--workdir")
+    if "push" in stages and config.export.get("serving_dir"):
+        config_check.check_directory(config.export.serving_dir, "export.serving_dir")
+
+
+def clean_stale(config, workdir, log=print):
+    """What killed writers left: temporary files and directories in the workdir (this run
+    holds its lock), unfinished checkpoints, an export caught between its two renames
+    (put back), and, in the serving directory, temporary copies of dead processes."""
+    from pipelines import blessing
+    for folder in [workdir, os.path.join(workdir, "train", "checkpoints")] + [
+            common.stage_dir(workdir, s) for s in STAGES]:
+        common.clean_stale(folder, log, own=True)
+    common.clean_stale(os.path.join(blessing.serving_dir(config, workdir), config.name), log)
+
+
+def run_pipeline(config, workdir, stages, resume=False, overwrite=False, log=print):
+    """Runs the stages in order, each a generic module calling the task's hooks; returns
+    {stage: what it produced}. A stage whose artifact was made from the same inputs by
+    the same code is skipped, with a line saying so."""
+    check(config, workdir, stages)
+    from pipelines import tasks
     task = tasks.get(config)
     with common.WorkdirLock(workdir, log):
         prepare_workdir(config, workdir, overwrite)
+        clean_stale(config, workdir, log)
         return _run_stages(task, config, workdir, stages, resume, log)
 
 
@@ -151,6 +175,7 @@ def main(argv):
     except (KeyError, AttributeError, TypeError, ValueError, OSError) as e:
         raise _user_error(e) from None
     workdir = FLAGS.workdir
+    check(config, workdir, FLAGS.stages)       # mistakes first, before TensorFlow starts
     from pipelines import distribute
     distribute.configure_devices(config)       # before TensorFlow's runtime starts
     results = run_pipeline(config, workdir, FLAGS.stages, FLAGS.resume, FLAGS.overwrite)
@@ -171,8 +196,7 @@ def _parse_flags(argv):
 
 
 def _user_error(e):
-    message = str(e) if isinstance(e, flags.Error) else f"{type(e).__name__}: {e}"
-    return common.UserError(" ".join(message.split()) + " (see --helpfull)")
+    return common.UserError(config_errors.explain(e, sys.argv))
 
 
 def run():

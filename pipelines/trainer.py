@@ -7,7 +7,8 @@ length, truncated-BPTT rows, random windows), a state carried from step to step
 (truncated BPTT), its loss and its validation metrics.
 
 Around the step:
-  - a divergence guard: a non-finite loss updates nothing and stops the run;
+  - a divergence guard: a loss that is NaN, Inf or above train.max_loss updates nothing
+    and stops the run, naming the last good checkpoint (or saying there is none);
   - validation every train.eval_every steps (and at the last step), selecting the best
     weights on `train.monitor` (the task's primary metric, or the validation loss), with
     early stopping after train.early_stopping_patience evaluations without improvement;
@@ -35,7 +36,6 @@ import tempfile
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from pipelines import common, distribute, training
@@ -60,6 +60,7 @@ def run(task, config, workdir, fingerprint, resume=False, log=print):
 def _train(task, config, workdir, fingerprint, resume, log, stack):
     t = config.train
     ema_decay = t.get("ema_decay", 0.0)
+    max_loss = t.get("max_loss", training.MAX_LOSS)
     if not 0.0 <= ema_decay < 1.0:
         raise common.UserError(f"train.ema_decay={ema_decay} is out of range; use 0 (off) "
                                "or a decay in (0, 1) such as 0.998.")
@@ -137,8 +138,8 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
                                                         metrics.items()}))
             loss = loss[0]
         grads, norm = tf.clip_by_global_norm(grads, t.clip_norm)
-        finite = tf.math.is_finite(loss)
-        # a non-finite loss updates nothing: the guard below stops the run
+        finite = loss <= max_loss
+        # a non-finite or diverged loss updates nothing: the guard below stops the run
         grads = [tf.where(finite, g, tf.zeros_like(g)) for g in grads]
         if replicas > 1:
             # Keras's optimizer sums the replicas' gradients again: each passes 1/R of the
@@ -168,6 +169,8 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
                                  reduce_retracing=True)
         step_fn = lambda batch: distribute.first(
             strategy, replicated(distribute.split_rows(strategy, batch)))
+    if chief:                         # a resumed run's replayed steps show once
+        training.mark_start(out, int(step) + 1)
     writers = training.open_writers(out, config) if chief else {
         k: tf.summary.create_noop_writer() for k in ("train", "validation")}
     unit = task.throughput_unit
@@ -203,11 +206,9 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
         batch = next_batch(step)
         training.tick_budget(schedule, start_time, t.time_budget_s)
         loss, norm, metrics = step_fn(batch)
-        if not np.isfinite(float(loss)):
-            raise training.Diverged(
-                f"loss became {float(loss)} at step {int(step) + 1}; stopped. The last good "
-                f"checkpoint is kept in {manager.directory}. Lower train.learning_rate or "
-                "train.clip_norm and pass --resume.")
+        if not float(loss) <= max_loss:          # NaN, Inf, or finite but diverged
+            raise training.Diverged(training.divergence_advice(
+                float(loss), int(step) + 1, max_loss, manager))
         counted += task.units_of(batch)
         step.assign_add(1)
         run_steps += 1

@@ -20,8 +20,26 @@ from tensorboard.plugins.hparams import api as hp
 from pipelines import common
 
 
+# train.max_loss when a config has none: in nats per unit (character, token, example,
+# step), far above any model's loss before training (ln of a million classes is 13.8).
+MAX_LOSS = 1e4
+
+
 class Diverged(common.UserError):
-    """The loss became NaN or Inf."""
+    """The loss became NaN, Inf, or larger than train.max_loss."""
+
+
+def divergence_advice(loss, step, max_loss, manager):
+    """The one line the divergence guard raises: what happened, and the recovery that
+    works from what is on disk (the resume accepts a changed learning rate or clip norm)."""
+    what = f"loss became {loss:.4g} at step {step}" + (
+        f" (above train.max_loss={max_loss:g})" if loss > max_loss else "")
+    if manager.latest_checkpoint:
+        return (f"{what}; stopped. The last good checkpoint is "
+                f"{manager.latest_checkpoint}: lower train.learning_rate (or "
+                "train.clip_norm) and pass --resume to continue from it.")
+    return (f"{what}; stopped before any checkpoint was saved. Lower train.learning_rate "
+            "(or train.clip_norm) and run the command again.")
 
 
 class Interrupted(common.UserError):
@@ -184,6 +202,33 @@ def checkpoint_manager(checkpoint, out, t, resume, log, step):
     return manager
 
 
+def mark_start(out, step):
+    """Writes a SessionLog.START event at `step`, the first step this run logs, to
+    `<out>/logs/{train,validation}`, as TensorFlow's Supervisor did at each session start.
+    TensorBoard takes every START after the first as a restart and drops the events of
+    steps >= `step` written before it: the steps a killed run logged past its last
+    checkpoint, which the resumed run logs again, so each step shows once.
+
+    The marker's file sorts after the event files of earlier runs (an earlier second) and
+    before the ones this run's writers open (the same or a later second: '-' sorts before
+    a host name)."""
+    from tensorboard.compat.proto import event_pb2
+    from tensorboard.summary.writer.record_writer import RecordWriter
+    now = time.time()
+    for kind in ("train", "validation"):
+        folder = os.path.join(out, "logs", kind)
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, f"events.out.tfevents.{int(now):010d}.-start-"
+                                       f"{step}"), "wb") as f:
+            writer = RecordWriter(f)
+            writer.write(event_pb2.Event(wall_time=now,
+                                         file_version="brain.Event:2").SerializeToString())
+            writer.write(event_pb2.Event(
+                step=step, wall_time=now,
+                session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START))
+                .SerializeToString())
+
+
 def open_writers(out, config):
     """TensorBoard writers `<out>/logs/{train,validation}`, the config logged as hparams."""
     logs = os.path.join(out, "logs")
@@ -197,6 +242,6 @@ def open_writers(out, config):
 
 def save_best(model, out):
     """Writes `<out>/best.weights.h5` through a temporary file and a rename."""
-    tmp = os.path.join(out, ".tmp-best.weights.h5")
+    tmp = os.path.join(out, f".tmp-{os.getpid()}-best.weights.h5")
     model.save_weights(tmp)
     os.replace(tmp, os.path.join(out, "best.weights.h5"))

@@ -168,3 +168,81 @@ def test_overwrite_starts_again_when_the_config_is_unchanged(tmp_path):
                  log=messages.append)
     assert not any(m.startswith(("  skipped", "resumed")) for m in messages), messages
     assert common.read_manifest(workdir, "train")["metrics"]["steps"] == 5
+
+
+# ------------------------------------------------------------ kill -9 during a write
+KILLER = os.path.join(ROOT, "tests", "kill_during_write.py")
+
+
+def _killed_during(point, command):
+    """Runs `command` (a pipelines.train command line) killed at `point` of
+    tests/kill_during_write.py; asserts that it died by SIGKILL."""
+    out = subprocess.run([sys.executable, KILLER, point, *command[3:]], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == -signal.SIGKILL, (out.returncode, out.stderr[-2000:])
+
+
+@pytest.mark.parametrize("point", ["checkpoint_data:20", "checkpoint_write:20:0",
+                                   "checkpoint_write:20:5"])
+def test_a_kill_during_a_checkpoint_write_keeps_the_previous_one(point, tmp_path):
+    straight, killed = str(tmp_path / "straight"), str(tmp_path / "killed")
+    extra = ["--config.train.steps=30", "--config.train.checkpoint_every=10"]
+    subprocess.run(_command("char_lm", straight, *extra), cwd=ROOT, check=True,
+                   capture_output=True, timeout=300)
+    _killed_during(point, _command("char_lm", killed, *extra))
+    out = subprocess.run(_command("char_lm", killed, *extra, "--resume"), cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    resumed = [line for line in out.stdout.splitlines() if line.startswith("resumed from")]
+    assert resumed and resumed[0].split()[-1] in ("10", "20"), out.stdout
+    a, b = _checkpoint(straight), _checkpoint(killed)
+    assert a.keys() == b.keys()
+    assert not [k for k in a if not np.array_equal(a[k], b[k])]
+
+
+def _pipeline(workdir, serving, *extra):
+    return [sys.executable, "-m", "pipelines.train", "--config=configs/default.py:tiny",
+            f"--workdir={workdir}", f"--config.export.serving_dir={serving}", *extra]
+
+
+def _versions(serving):
+    folder = os.path.join(serving, default.get_config("tiny").name)
+    return sorted(v for v in os.listdir(folder) if not v.startswith(".")), folder
+
+
+@pytest.mark.parametrize("point", ["export_write", "export_swap", "push_copy",
+                                   "push_record"])
+def test_a_kill_during_export_or_push_loses_nothing(point, tmp_path):
+    workdir, serving = str(tmp_path / "w"), str(tmp_path / "serving")
+    subprocess.run(_pipeline(workdir, serving), cwd=ROOT, check=True, capture_output=True,
+                   timeout=300)                                  # version 1 is pushed
+    first = tf.saved_model.load(os.path.join(serving, "pydoc_char_lm", "1"))
+    sample = first.signatures["generate"](prime=tf.constant("a"), length=tf.constant(20),
+                                          temperature=tf.constant(0.0),
+                                          seed=tf.constant(0))["text"].numpy()
+    longer = ["--config.train.steps=60", "--resume"]             # a new model to export
+    _killed_during(point, _pipeline(workdir, serving, *longer))
+    names, folder = _versions(serving)
+    pushed = point == "push_record"
+    assert names == (["1", "2", "blessed.json"] if pushed else ["1", "blessed.json"])
+    for version in names[:-1]:                     # every visible version loads whole
+        tf.saved_model.load(os.path.join(folder, version))
+    again = tf.saved_model.load(os.path.join(folder, "1")).signatures["generate"](
+        prime=tf.constant("a"), length=tf.constant(20), temperature=tf.constant(0.0),
+        seed=tf.constant(0))["text"].numpy()
+    assert again == sample                                       # version 1 is intact
+    export = os.path.join(workdir, "export", "saved_model")
+    if point == "export_swap":                     # the previous export is aside
+        assert not os.path.exists(export) and os.path.isdir(export + ".old")
+    else:
+        tf.saved_model.load(export)
+    out = subprocess.run(_pipeline(workdir, serving, *longer), cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    tf.saved_model.load(export)
+    names, folder = _versions(serving)
+    assert names == ["1", "2", "blessed.json"]      # one new version, whatever the kill hit
+    assert common.read_json(os.path.join(folder, "blessed.json"))["version"] == 2
+    assert not [n for n in os.listdir(folder) if n.startswith(".tmp-")]
+    assert not [n for n in os.listdir(os.path.dirname(export)) if ".tmp-" in n
+                or n.endswith(".old")]

@@ -15,6 +15,8 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
+from pipelines.datasets import files
+
 FILES = ("amazon_cells_labelled.txt", "imdb_labelled.txt")
 SOURCES = tuple(name.split("_")[0] for name in FILES)
 SPLIT_SEED = 2015
@@ -23,17 +25,22 @@ SPLIT_SEED = 2015
 def read_lines(manual_dir, sources=SOURCES):
     """[(source, sentence, label)] in file order, from the files of `sources`. Lines are
     split on '\\n' only (the imdb file holds U+0085, which str.splitlines would break on)
-    and on the last tab."""
+    and on the last tab. A line without a tab and a 0/1 label after it is an error naming
+    the file and line (`files.bad_record`); blank lines are skipped."""
     rows = []
     for name in FILES:
         if name.split("_")[0] not in sources:
             continue
-        with open(os.path.join(manual_dir, name), encoding="utf-8", newline="") as f:
-            for line in f.read().split("\n"):
-                if not line.strip():
-                    continue
-                sentence, label = line.rsplit("\t", 1)
-                rows.append((name.split("_")[0], sentence.strip(), int(label)))
+        path = os.path.join(manual_dir, name)
+        for number, line in files.lines(path):
+            if not line.strip():
+                continue
+            sentence, tab, label = line.rpartition("\t")
+            if not tab or label.strip() not in ("0", "1"):
+                raise files.bad_record(
+                    path, number, f"{line[-40:]!r} does not end in a tab and a label 0 or 1",
+                    "fix or delete that line")
+            rows.append((name.split("_")[0], sentence.strip(), int(label)))
     return rows
 
 

@@ -7,11 +7,12 @@ project's steering side already holds out the pairs whose English side hashes to
 `% 20 == 2` to test, so all translations of one English sentence fall in one split.
 """
 
-import gzip
 import hashlib
 import os
 
 import tensorflow_datasets as tfds
+
+from pipelines.datasets import files
 
 
 def bucket(english):
@@ -55,10 +56,15 @@ class SpaEng(tfds.core.GeneratorBasedBuilder):
         return {s: self._generate_examples(path, s) for s in ("train", "validation", "test")}
 
     def _generate_examples(self, path, split):
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            for i, line in enumerate(f.read().split("\n")):
-                if not line.strip() or i % self.builder_config.every:
-                    continue
-                english, spanish = line.split("\t")[:2]
-                if split_of(english) == split:
-                    yield i, {"source": spanish, "target": english}
+        """A line without a tab between the English and the Spanish side is an error
+        naming the file and line (`files.bad_record`)."""
+        for number, line in files.lines(path):
+            i = number - 1
+            if not line.strip() or i % self.builder_config.every:
+                continue
+            if "\t" not in line:
+                raise files.bad_record(path, number, "no tab between the English and the "
+                                       "Spanish sentence", "fix or delete that line")
+            english, spanish = line.split("\t")[:2]
+            if split_of(english) == split:
+                yield i, {"source": spanish, "target": english}

@@ -10,35 +10,43 @@ Splits (the official test file is held out by the project's steering side):
     test        the official dev file, never used for selection: the reported number
 """
 
-import gzip
 import hashlib
 import os
 
 import tensorflow_datasets as tfds
+
+from pipelines.datasets import files
 
 UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON",
         "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X")
 
 
 def read_conllu(path):
-    """Yields (sent_id, [forms], [upos]) per sentence of a CoNLL-U file (.gz or plain)."""
-    opener = gzip.open if path.endswith(".gz") else open
+    """Yields (sent_id, [forms], [upos]) per sentence of a CoNLL-U file (.gz or plain).
+    A word line without 10 tab-separated columns or with a tag outside UPOS is an error
+    naming the file and line (`files.bad_record`)."""
     sent_id, forms, tags = None, [], []
-    with opener(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if line.startswith("# sent_id ="):
-                sent_id = line.split("=", 1)[1].strip()
-            elif not line:
-                if forms:
-                    yield sent_id, forms, tags
-                sent_id, forms, tags = None, [], []
-            elif not line.startswith("#"):
-                cols = line.split("\t")
-                if "-" in cols[0] or "." in cols[0]:
-                    continue
-                forms.append(cols[1])
-                tags.append(cols[3])
+    for number, line in files.lines(path):
+        if line.startswith("# sent_id ="):
+            sent_id = line.split("=", 1)[1].strip()
+        elif not line.strip():
+            if forms:
+                yield sent_id, forms, tags
+            sent_id, forms, tags = None, [], []
+        elif not line.startswith("#"):
+            cols = line.split("\t")
+            if len(cols) != 10:
+                raise files.bad_record(path, number, f"a word line has {len(cols)} "
+                                       "tab-separated columns, CoNLL-U has 10",
+                                       "the file is truncated or damaged: copy it again")
+            if "-" in cols[0] or "." in cols[0]:
+                continue
+            if cols[3] not in UPOS:
+                raise files.bad_record(path, number, f"UPOS tag {cols[3]!r} is not one of "
+                                       "the 17 UPOS tags", "fix that line or copy the file "
+                                       "again")
+            forms.append(cols[1])
+            tags.append(cols[3])
     if forms:
         yield sent_id, forms, tags
 

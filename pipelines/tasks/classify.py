@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines import lexicon, text
-from pipelines.tasks import base
+from pipelines.tasks import base, serving
 from rnn_tf import models
 
 
@@ -103,7 +103,7 @@ class ClassifyTask(base.Task):
         module.labels = tf.constant(self.meta["labels"])
         module.valence = self.valence
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
+        @serving.signature(tf.TensorSpec([None], tf.string, name="sentences"))
         def serve(sentences):
             words = self.tokens(sentences)
             ids = module.table.lookup(words)

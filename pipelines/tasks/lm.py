@@ -13,7 +13,9 @@ evaluate: mean nats per predicted character over non-overlapping windows of
 export: signatures (raw strings in, answers out):
   generate(prime: string[], length: int32[], temperature: float32[], seed: int32[])
       -> {"text": string[]}: the prime and `length` sampled characters
-         (temperature 0 = argmax; the same seed gives the same text)
+         (temperature 0 = argmax; the same seed gives the same text). Checked
+         (`pipelines.tasks.serving`): every input's rank, 0 <= length <= 100,000, a
+         finite temperature >= 0; bytes of the prime that are not UTF-8 become U+FFFD.
   score(texts: string[N])
       -> {"nats_per_char": float32[N], "predicted_chars": int32[N],
           "unknown_chars": int32[N]}
@@ -31,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines import common, ingest, training
-from pipelines.tasks import base, lm_data
+from pipelines.tasks import base, lm_data, serving
 from rnn_tf import heads
 from rnn_tf.models import LanguageModel
 from rnn_tf.sampling import Generator
@@ -243,18 +245,21 @@ class CharLMServing(tf.Module):
         self.chars = tf.constant(["\ufffd"] + vocab[1:])
         gen = Generator(model)
 
-        @tf.function(input_signature=[tf.TensorSpec([], tf.string, name="prime"),
-                                      tf.TensorSpec([], tf.int32, name="length"),
-                                      tf.TensorSpec([], tf.float32, name="temperature"),
-                                      tf.TensorSpec([], tf.int32, name="seed")])
+        @serving.signature(tf.TensorSpec([], tf.string, name="prime"),
+                           tf.TensorSpec([], tf.int32, name="length"),
+                           tf.TensorSpec([], tf.float32, name="temperature"),
+                           tf.TensorSpec([], tf.int32, name="seed"))
         def generate(prime, length, temperature, seed):
-            ids = self.table.lookup(tf.strings.unicode_split(prime, "UTF-8"))
+            prime = serving.valid_utf8(prime)
+            with tf.control_dependencies(serving.check_generation(length, temperature)):
+                ids = self.table.lookup(tf.strings.unicode_split(prime, "UTF-8"))
             ids = tf.cond(tf.size(ids) > 0, lambda: ids, lambda: tf.constant([0]))
             samples = gen.sample(ids[None], length, temperature, seed)[0]
             return {"text": prime + tf.strings.reduce_join(tf.gather(self.chars, samples))}
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+        @serving.signature(tf.TensorSpec([None], tf.string, name="texts"))
         def score(texts):
+            texts = serving.valid_utf8(texts)
             ragged = self.table.lookup(tf.strings.unicode_split(texts, "UTF-8"))
             ids = ragged.to_tensor(0)                                         # (N, L)
             valid = tf.sequence_mask(ragged.row_lengths(), tf.shape(ids)[1])

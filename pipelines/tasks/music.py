@@ -12,7 +12,8 @@ loss: the lecture's per-step logistic loss L<t> = Σ_pitch -y log ŷ - (1-y) log
   zero state.
 export: generate(length: int32, temperature: float32, seed: int32) -> {"roll":
   float32[length, P], "lowest_pitch": int32} (serving_default = generate), and
-  score(rolls: float32[N, T, 128]) -> {"nats_per_step": float32[N]}.
+  score(rolls: float32[N, T, 128]) -> {"nats_per_step": float32[N]}. Inputs are checked
+  as `pipelines.tasks.serving` states (ranks, 0 <= length <= 100,000, temperature >= 0).
   The export stage also writes `export/sample.mid` (music21) from seed 0.
 """
 
@@ -22,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines.datasets.bach_chorales import roll_to_stream
-from pipelines.tasks import base
+from pipelines.tasks import base, serving
 from rnn_tf import heads, models
 from rnn_tf.sampling import Generator
 
@@ -124,15 +125,16 @@ class MusicTask(base.Task):
         P, lo = self.pitches, self.meta["lowest_pitch"]
         hi = self.meta["highest_pitch"]
 
-        @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="length"),
-                                      tf.TensorSpec([], tf.float32, name="temperature"),
-                                      tf.TensorSpec([], tf.int32, name="seed")])
+        @serving.signature(tf.TensorSpec([], tf.int32, name="length"),
+                           tf.TensorSpec([], tf.float32, name="temperature"),
+                           tf.TensorSpec([], tf.int32, name="seed"))
         def generate(length, temperature, seed):
-            roll = gen.sample(tf.zeros([1, 1, P]), length, temperature, seed)[0]
+            with tf.control_dependencies(serving.check_generation(length, temperature)):
+                start = tf.zeros([1, 1, P])
+            roll = gen.sample(start, length, temperature, seed)[0]
             return {"roll": roll, "lowest_pitch": tf.constant(lo)}
 
-        @tf.function(input_signature=[tf.TensorSpec([None, None, 128], tf.float32,
-                                                    name="rolls")])
+        @serving.signature(tf.TensorSpec([None, None, 128], tf.float32, name="rolls"))
         def score(rolls):
             per_step, mask = self._per_step(model, rolls[:, :, lo:hi + 1], False)
             return {"nats_per_step": tf.reduce_sum(per_step * mask, 1)

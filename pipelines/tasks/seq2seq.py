@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines import common, text
-from pipelines.tasks import base
+from pipelines.tasks import base, serving
 from rnn_tf.seq2seq import encoder_decoder
 
 SPECIALS = (text.PAD, text.UNK, text.BOS, text.EOS)
@@ -150,7 +150,7 @@ class Seq2SeqTask(base.Task):
         vocab = tf.constant(self.meta["target_vocab"])
         max_len = self.config.model.max_source_len
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
+        @serving.signature(tf.TensorSpec([None], tf.string, name="sentences"))
         def translate(sentences):
             ids = tf.ragged.map_flat_values(s_table.lookup, self.source_tokens(sentences))
             ids = ids[:, :max_len]

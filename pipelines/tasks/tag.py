@@ -15,11 +15,10 @@ export: serving_default(sentences: string[N]) -> {"tags": string[N]}, space-sepa
 
 import collections
 
-import numpy as np
 import tensorflow as tf
 
 from pipelines import text
-from pipelines.tasks import base
+from pipelines.tasks import base, serving
 from rnn_tf.tagger import char_word_tagger
 
 
@@ -118,7 +117,7 @@ class TagTask(base.Task):
         module.char_table = text.lookup_table(self.meta["chars"])
         module.tag_names = tf.constant(self.meta["tags"])
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
+        @serving.signature(tf.TensorSpec([None], tf.string, name="sentences"))
         def serve(sentences):
             words = text.whitespace_tokens(sentences)
             word_ids, char_ids = self.features(words, module.word_table, module.char_table)
