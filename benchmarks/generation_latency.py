@@ -1,6 +1,11 @@
 """Batch-1 generation latency: µs per generated token, measured in one run.
 
     python benchmarks/generation_latency.py            # B=1, H=256, V=65, 2,000 tokens
+    python benchmarks/generation_latency.py --greedy --record   # + record and README table
+
+`--record` writes the JSON record (`benchmarks/record.py`) to
+benchmarks/records/generation_latency.json and its table into the README between the
+`generation_latency` markers.
 
 Rows:
   keras_stateful_step   keras SimpleRNN(stateful) + Dense, one tf.function call per token
@@ -22,9 +27,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from benchmarks import record  # noqa: E402
 from rnn_tf import models  # noqa: E402
 from rnn_tf.sampling import Generator  # noqa: E402
 
@@ -79,7 +84,10 @@ def main():
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--greedy", action="store_true",
                    help="also time the generator at temperature 0 (argmax, no sampling)")
+    p.add_argument("--record", action="store_true",
+                   help="write the JSON record and the README's table")
     args = p.parse_args()
+    rec = record.start()
     runs = {"keras_stateful_step": keras_loop(args.units, args.vocab),
             "rnn_tf_generator": ours(args.units, args.vocab)}
     if args.greedy:
@@ -96,14 +104,33 @@ def main():
             t0 = time.perf_counter()
             run(args.tokens)
             times[name].append((time.perf_counter() - t0) / args.tokens * 1e6)
-    base = statistics.median(times["keras_stateful_step"])
-    print(f"\nB=1 H={args.units} V={args.vocab}, {args.tokens} tokens, median of "
-          f"{args.repeats}\n")
-    print("| implementation | µs per token | speed-up vs keras |")
-    print("|---|---|---|")
-    for name, ts in times.items():
-        m = statistics.median(ts)
-        print(f"| {name} | {m:.1f} | {base / m:.1f}× |")
+    rec.update(units=args.units, vocab=args.vocab, tokens=args.tokens,
+               repeats=args.repeats,
+               rows=[{"implementation": name, "us_per_token": round(statistics.median(ts), 2),
+                      "repeats_us": [round(t, 2) for t in ts]}
+                     for name, ts in times.items()])
+    if args.record:
+        rec = record.write(RECORD, rec)
+        record.write_readme_section("generation_latency", table(rec))
+    print(table(rec))
+
+
+RECORD = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                      "benchmarks", "records", "generation_latency.json")
+
+
+def table(rec):
+    """The markdown table of a record: µs per token and the speed-up against keras."""
+    base = next(r["us_per_token"] for r in rec["rows"]
+                if r["implementation"] == "keras_stateful_step")
+    lines = [f"B=1, H={rec['units']}, V={rec['vocab']}, {rec['tokens']:,} tokens, median "
+             f"of {rec['repeats']}:", "",
+             "| implementation | µs per token | speed-up vs keras |", "|---|---|---|"]
+    for r in rec["rows"]:
+        lines.append(f"| {r['implementation']} | {r['us_per_token']:.1f} | "
+                     f"{base / r['us_per_token']:.1f}× |")
+    lines += ["", record.provenance(rec)]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

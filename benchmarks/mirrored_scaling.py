@@ -62,20 +62,13 @@ def table(rec):
     for r in rec["measurements"]:
         lines.append(f"| {r['variant']} | {r['tokens_per_s']:,} | "
                      f"{r['tokens_per_s'] / base:.2f}x |")
-    m = rec["machine"]
-    lines.append("")
-    lines.append(f"Measured by `{rec['command']}` at {rec['revision'][:7]}"
-                 f"{' (dirty tree)' if rec['dirty'] else ''}, {rec['started_utc']}, on "
-                 f"{m['cpu']} ({m['cores']} cores, {m['memory_gib']} GiB), TensorFlow "
-                 f"{rec['versions']['tensorflow']}.")
+    lines += ["", record.provenance(rec)]
     return "\n".join(lines)
 
 
 def readme_section(text, rec):
     """`text` (the README) with the table of `rec` between the markers."""
-    start, end = "<!-- mirrored_scaling -->\n", "<!-- /mirrored_scaling -->"
-    i, j = text.index(start) + len(start), text.index(end)
-    return text[:i] + table(rec) + "\n" + text[j:]
+    return record.section(text, "mirrored_scaling", table(rec))
 
 
 def main():
@@ -93,12 +86,7 @@ def main():
         rec["measurements"] = [measure(name, args.steps, os.path.join(tmp, name))
                                for name in VARIANTS]
     rec = record.write(args.out, rec)
-    readme = os.path.join(record.ROOT, "README.md")
-    with open(readme) as f:
-        text = readme_section(f.read(), rec)
-    with open(readme + ".tmp", "w") as f:
-        f.write(text)
-    os.replace(readme + ".tmp", readme)
+    record.write_readme_section("mirrored_scaling", table(rec))
     print(table(rec))
 
 

@@ -68,3 +68,30 @@ def write(path, record):
         f.write("\n")
     os.replace(tmp, path)
     return record
+
+
+def provenance(rec):
+    """The sentence under a generated table: what measured it, at which revision, when
+    and on what machine."""
+    m = rec["machine"]
+    return (f"Measured by `{rec['command']}` at {rec['revision'][:7]}"
+            f"{' (dirty tree)' if rec['dirty'] else ''}, {rec['started_utc']}, on "
+            f"{m['cpu']} ({m['cores']} cores, {m['memory_gib']} GiB), TensorFlow "
+            f"{rec['versions']['tensorflow']}.")
+
+
+def section(text, name, body):
+    """`text` (the README) with `body` between the `<!-- name -->` markers."""
+    start, end = f"<!-- {name} -->\n", f"<!-- /{name} -->"
+    i, j = text.index(start) + len(start), text.index(end)
+    return text[:i] + body + "\n" + text[j:]
+
+
+def write_readme_section(name, body):
+    """Writes `body` between the README's `<!-- name -->` markers (through a rename)."""
+    readme = os.path.join(ROOT, "README.md")
+    with open(readme) as f:
+        text = section(f.read(), name, body)
+    with open(readme + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(readme + ".tmp", readme)

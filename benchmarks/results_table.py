@@ -30,10 +30,13 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from benchmarks import record  # noqa: E402
 RESULTS = os.path.join(ROOT, "benchmarks", "results.json")
 README = os.path.join(ROOT, "README.md")
 
@@ -179,8 +182,8 @@ def _fmt(value, metric):
 def table(results):
     lines = ["| task | data | model (ours) | params | wall, ours | metric | ours val / test "
              "| Keras baseline, same budget | params | baseline val / test | ours better "
-             "| command |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| measured | command |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for task, (config_path, data, metric, higher, _) in TASKS.items():
         r = results.get(task)
         if not r:
@@ -197,7 +200,7 @@ def table(results):
                 f"{' (the ' + b['shared_from'] + ' run)' if b.get('shared_from') else ''} | "
                 f"{b['parameters']:,} | "
                 f"{_fmt(b['validation'][metric], metric)} / {_fmt(b['test'][metric], metric)} | "
-                f"{'yes' if better else 'no'} | `{o['command']}` |")
+                f"{'yes' if better else 'no'} | {measured(r)} | `{o['command']}` |")
     total, unrecorded = walls(results, default_tasks())
     if total:
         note = (f"; {', '.join(unrecorded)}: baseline wall not recorded, counted at its "
@@ -214,6 +217,49 @@ def table(results):
                      f"baselines): "
                      f"{refresh['wall_seconds'] / 60:.0f} min on 2 cores, {refresh['date']}.")
     return "\n".join(lines)
+
+
+def measured(row):
+    """Where a row came from: its revision (and a dirty tree), UTC date and CPU, from the
+    provenance the script recorded with it; rows refreshed before the script recorded it
+    say so."""
+    p = row.get("provenance")
+    if not p:
+        return f"{row.get('date', '?')} UTC, revision not recorded"
+    return (f"{p['revision'][:7]}{' (dirty)' if p['dirty'] else ''}, "
+            f"{p['started_utc'][:16].replace('T', ' ')} UTC, {p['machine']['cores']}-core "
+            f"{p['machine']['cpu']}")
+
+
+def expected_paragraph(task, results):
+    """The 'Expected:' paragraph of the task's config docstring, from its results row."""
+    config_path, _, metric, _, _ = TASKS[task]
+    r = results[task]
+    o = r["ours"]
+    against = "; ".join(
+        f"{b['model']} {_fmt(b['validation'][metric], metric)} / "
+        f"{_fmt(b['test'][metric], metric)}" for b in r["baselines"])
+    text = (f"Expected: validation {_fmt(o['validation'][metric], metric)}, test "
+            f"{_fmt(o['test'][metric], metric)} {metric} in {o['wall_seconds'] / 60:.1f} min "
+            f"on 2 cores, against the Keras baseline(s) at the same budget: {against} (the "
+            f"`{task}` row of benchmarks/results.json, `python benchmarks/results_table.py "
+            f"--task={task}`; {measured(r)}).")
+    return textwrap.fill(text, width=92)
+
+
+def write_configs(results, tasks):
+    """Rewrites each task's config docstring 'Expected:' paragraph (up to the next blank
+    line or the docstring's end) from its results row."""
+    for task in tasks:
+        path = os.path.join(ROOT, TASKS[task][0])
+        with open(path) as f:
+            text = f.read()
+        start = text.index("Expected:")
+        end = min(text.index("\n\n", start), text.index('\n"""', start))
+        text = text[:start] + expected_paragraph(task, results) + text[end:]
+        with open(path + ".tmp", "w") as f:
+            f.write(text)
+        os.replace(path + ".tmp", path)
 
 
 def walls(results, tasks):
@@ -294,7 +340,9 @@ def main():
     full = not args.task and not args.no_baselines and not args.baselines_only
     shared = {}
     run_start = time.time()
+    provenance = record.start()
     for task in todo:
+        row_start = record.now()
         if args.baselines_only and task in results:
             ours = results[task]["ours"]
         else:
@@ -311,12 +359,15 @@ def main():
                 print(f"  {b['model']}: {b['validation']} / {b['test']}", flush=True)
         results[task] = {"model": model_description(task), "ours": ours,
                          "baselines": baselines,
-                         "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
+                         "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+                         "provenance": dict(provenance, started_utc=row_start,
+                                            finished_utc=record.now())}
         if full and task == todo[-1]:
             results["_full_refresh"] = {
                 "wall_seconds": round(time.time() - run_start, 1), "tasks": todo,
                 "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
         save(results)
+        write_configs(results, [task])
     print(table(results))
     print(f"this run: {(time.time() - run_start) / 60:.1f} min")
 

@@ -7,6 +7,11 @@ four configurations of ../shared/bench/README.md. Reports median tokens/s over r
     python benchmarks/train_throughput.py                 # all four, ~10 min on 2 cores
     python benchmarks/train_throughput.py --configs char --repeats 5
     python benchmarks/train_throughput.py --cell gru --configs char_lm   # GRU vs keras GRU
+    python benchmarks/train_throughput.py --record      # + benchmarks/records/ and README
+
+`--record` writes the run's JSON record (`benchmarks/record.py`: revision, date, machine,
+command) to benchmarks/records/train_throughput[_gru].json and its table into the README
+between the `train_throughput[_gru]` markers; `--table FILE` prints a record's table.
 
 `--cell gru` times rnn_tf.RNN(cell='gru') against keras.layers.GRU instead (same variants);
 `char_lm` is the shape the char LM GRU config trains (B=32, T=100, V=65, H=512).
@@ -36,6 +41,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
+
+from benchmarks import record  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -156,16 +163,40 @@ def main():
                    help="rows per chunk of the *_fused variants' head (default: all at once)")
     p.add_argument("--cell", default="vanilla", choices=["vanilla", "gru"],
                    help="gru: rnn_tf's GRU against keras.layers.GRU")
+    p.add_argument("--record", action="store_true",
+                   help="write the JSON record and the README's table")
+    p.add_argument("--table", default=None, help="print the table of this record file")
     args = p.parse_args()
-    rows = []
+    if args.table:
+        with open(args.table) as f:
+            print(table(json.load(f)))
+        return
+    rec = record.start()
+    rec["cell"] = args.cell
+    rec["repeats"] = args.repeats
+    rec["rows"] = []
     for name in args.configs:
-        rows += bench_config(name, CONFIGS[name], args)
-    base = {"vanilla": "keras SimpleRNN", "gru": "keras GRU"}[args.cell]
-    print(f"\n| config | variant | tokens/s (median) | ratio vs {base} |")
-    print("|---|---|---|---|")
-    for r in rows:
+        rec["rows"] += bench_config(name, CONFIGS[name], args)
+    if args.record:
+        name = "train_throughput" + ("_gru" if args.cell == "gru" else "")
+        rec = record.write(os.path.join(record.ROOT, "benchmarks", "records",
+                                        name + ".json"), rec)
+        record.write_readme_section(name, table(rec))
+    print(table(rec))
+
+
+def table(rec):
+    """The markdown table of a record: tokens/s of each variant and its ratio to keras."""
+    base = {"vanilla": "keras SimpleRNN", "gru": "keras GRU"}[rec["cell"]]
+    lines = [f"| config | variant | tokens/s (median of {rec['repeats']}) | ratio vs {base} |",
+             "|---|---|---|---|"]
+    for r in rec["rows"]:
         ratio = "-" if r["ratio_vs_keras"] is None else f"{r['ratio_vs_keras']:.2f}×"
-        print(f"| {r['config']} | {r['variant']} | {r['tokens_per_s']:,.0f} | {ratio} |")
+        lines.append(f"| {r['config']} | {r['variant']} | {r['tokens_per_s']:,.0f} | "
+                     f"{ratio} |")
+    if "machine" in rec:
+        lines += ["", record.provenance(rec)]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

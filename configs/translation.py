@@ -11,17 +11,13 @@ Command:
     python -m pipelines.train --config=configs/translation.py --workdir=runs/translation
 Smoke run:
     python -m pipelines.train --config=configs/translation.py:tiny --workdir=/tmp/tr
-Expected: chrF 60.8 / 60.5, BLEU 45.4 / 45.4 (validation / test, beam 4, [UNK] outputs
-replaced by their aligned source words) in 16.0 min on 2 cores, 15 of them training
-(benchmarks/results_table.py --task=translation, fourteenth working session; 7,000 steps),
-against the Keras GRU(256) encoder-decoder without attention at chrF 35.1 / 35.0.
-Earlier: chrF 47.4 / 47.0, BLEU 30.2 / 30.3 (validation / test, beam 4) in 18.5 min on 2
-cores, 15 of them training (benchmarks/results_table.py --task=translation, ninth working
-session; the first session's run gave chrF 47.5 / 47.1, BLEU 30.0 / 30.0 in ~20 min). The eleventh session's full refresh (`python
-benchmarks/results_table.py`), on a machine ~3.7 times faster (6,628 steps in the 15-min
-budget, 1,915 in the ninth): chrF 59.9 / 59.6, BLEU 43.2 / 43.2 in 16.0 min wall, against
-the Keras GRU(256) encoder-decoder without attention at chrF 35.1 / 34.5 (its best
-validation epoch; 17.9 / 17.7 in the ninth session).
+Expected: validation 60.8, test 60.5 chrf in 16.0 min on 2 cores, against the Keras
+baseline(s) at the same budget: Embedding(128) + GRU(256) encoder, GRU(256) decoder 35.1 /
+35.0 (the `translation` row of benchmarks/results.json, `python benchmarks/results_table.py
+--task=translation`; 2026-11-27 11:47 UTC, revision not recorded).
+
+`python benchmarks/translation_unk.py` decodes the weights of a results_table.py run with
+and without unknown-word replacement (eval.replace_unk).
 """
 
 import os

@@ -9,9 +9,10 @@ it needs, and what only the chief writes.
     tpu           TPUStrategy through TPUClusterResolver(train.tpu); not testable here
 
 How the loop uses it (`pipelines.trainer`): the model, optimizer, moving average and
-counters are created in `strategy.scope()`; each step's global batch (the same batch a
-one-device run takes, from the task's checkpointed input pipeline) is split by rows across
-the replicas; `strategy.run` runs the step on each, weighting each replica's loss by its
+counters are created in `strategy.scope()`; the input goes through
+`distribute_datasets_from_function` (`distributed_batches`), each replica getting its rows
+of the global batch a one-device run takes at the same step; `strategy.run` runs the step
+on each, weighting each replica's loss by its
 share of the batch's units (examples, or valid tokens for per-token means) so that the
 summed gradient is the one-device gradient of the lecture's reduction; the gradients are
 all-reduced once, clipped by their global norm, and applied.
@@ -111,19 +112,56 @@ def is_chief(strategy):
             os.environ.get("TF_CONFIG", "{}")).get("cluster", {}))
 
 
-def split_rows(strategy, batch):
-    """A global batch {name: <[B, ...]>} -> per-replica values: replica r of R takes rows
-    [r * ceil(B / R), (r + 1) * ceil(B / R)). One replica: the batch itself."""
-    replicas = strategy.num_replicas_in_sync
-    if replicas == 1:
-        return batch
-    rows = tf.shape(tf.nest.flatten(batch)[0])[0]
-    per = (rows + replicas - 1) // replicas
+def distributed_batches(strategy, make_dataset, start, global_batch):
+    """An iterator of per-replica batches, through `distribute_datasets_from_function`.
 
-    def part(context):
-        r = context.replica_id_in_sync_group
-        return tf.nest.map_structure(lambda x: x[r * per:(r + 1) * per], batch)
-    return strategy.experimental_distribute_values_from_function(part)
+    Each input pipeline (one per worker) builds the task's stream of global batches
+    (`make_dataset()`, element k the batch of step k), from step `start` on, cuts every
+    global batch into R slices of global_batch / R rows (`Dataset.rebatch`) and keeps the
+    slices of its own replicas (sharding: pipeline p of P keeps slices p R/P ... (p + 1)
+    R/P - 1). Replica r of R so trains on rows [r B/R, (r + 1) B/R) of the batch a
+    one-device run trains on at the same step, and a resumed run (start = the restored
+    step) continues the stream where the killed one stopped."""
+    replicas = strategy.num_replicas_in_sync
+    if global_batch % replicas:
+        raise common.UserError(
+            f"train.batch_size={global_batch} does not split evenly over {replicas} "
+            f"replicas; set --config.train.batch_size to a multiple of {replicas}.")
+    per = global_batch // replicas
+
+    def dataset_fn(context):
+        local = replicas // context.num_input_pipelines
+        pipeline = context.input_pipeline_id
+        slices = make_dataset().skip(start).rebatch(per)
+        if context.num_input_pipelines > 1:
+            slices = slices.enumerate().filter(
+                lambda k, _: (k % replicas) // local == pipeline).map(lambda _, x: x)
+        return slices
+    return iter(strategy.distribute_datasets_from_function(dataset_fn))
+
+
+# What a collective op raises when a peer worker has died: the health check aborts the
+# collectives with UnavailableError; a peer that vanishes mid-op gives the others.
+PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.CancelledError,
+               tf.errors.DeadlineExceededError, tf.errors.AbortedError)
+
+
+def worker_checkpoints(workdir):
+    """Where a worker other than the chief keeps its checkpoint copies."""
+    return os.path.join(workdir, ".worker-checkpoints")
+
+
+def lost_peer(workdir, error):
+    """The one line of a worker whose peer died: what failed, the checkpoint a restart
+    resumes from, and the restart."""
+    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
+    chief = task.get("type") == "chief" or task.get("index", 0) == 0
+    folder = os.path.join(common.stage_dir(workdir, "train") if chief
+                          else worker_checkpoints(workdir), "checkpoints")
+    last = tf.train.latest_checkpoint(folder) if os.path.isdir(folder) else None
+    return (f"worker {task.get('index', 0)} lost a peer ({type(error).__name__}: a worker "
+            f"stopped answering); the last checkpoint is {last or 'none yet'}. Restart "
+            "every worker with the same command and --resume.")
 
 
 def first(strategy, value):

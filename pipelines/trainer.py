@@ -13,9 +13,8 @@ Around the step:
     weights on `train.monitor` (the task's primary metric, or the validation loss), with
     early stopping after train.early_stopping_patience evaluations without improvement;
   - train.ema_decay > 0: an exponential moving average of the weights (Polyak averaging,
-    `e <- d e + (1 - d) w` after every update). Validation then scores, selects and saves
-    the averaged weights and logs the raw weights' score beside them
-    (`validation/<primary>_without_ema`);
+    `training.update_average`). Validation then scores, selects and saves the averaged
+    weights and logs the raw weights' score beside them (`validation/<primary>_without_ema`);
   - a time budget (train.time_budget_s) that evaluates and stops at the step it runs out;
   - checkpoints (model, optimizer, step, input iterator, carried state, moving average,
     best score), so `--resume` continues exactly where a run stopped: with op determinism
@@ -31,8 +30,8 @@ Around the step:
 import contextlib
 import math
 import os
+import shutil
 import signal
-import tempfile
 import time
 
 import keras
@@ -52,9 +51,15 @@ def inputs(task, config, workdir):
 def run(task, config, workdir, fingerprint, resume=False, log=print):
     """Trains; returns the train artifact directory (checkpoints, best weights, logs), or
     None when train.interrupt_after_steps stopped it on purpose. SIGTERM or SIGINT saves a
-    checkpoint and raises `training.Interrupted`."""
-    with contextlib.ExitStack() as stack:
-        return _train(task, config, workdir, fingerprint, resume, log, stack)
+    checkpoint and raises `training.Interrupted`. Under multi_worker, a dead peer (its
+    collectives fail) raises `training.WorkerLost`."""
+    try:
+        with contextlib.ExitStack() as stack:
+            return _train(task, config, workdir, fingerprint, resume, log, stack)
+    except distribute.PEER_ERRORS as error:
+        if distribute.name_of(config) != "multi_worker":
+            raise
+        raise training.WorkerLost(distribute.lost_peer(workdir, error)) from None
 
 
 def _train(task, config, workdir, fingerprint, resume, log, stack):
@@ -76,7 +81,9 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
     # was not (every random draw is seeded or stateless from (seed, step))
     tf.config.experimental.enable_op_determinism()
     features = {s: base.load_features(workdir, s) for s in ("train", "validation")}
-    iterator, next_batch = task.train_batches(features["train"])
+    # one device: a checkpointed iterator; replicas: distributed after the restore, from
+    # the restored step (`distribute.distributed_batches`)
+    iterator = iter(task.train_dataset(features["train"])) if replicas == 1 else None
     with strategy.scope():           # variables and optimizer slots, mirrored if replicated
         model = base.build(task, workdir)
         schedule = training.learning_rate(config)
@@ -112,10 +119,14 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
     if ema:
         checkpoint.ema = ema
     # a worker other than the chief writes its checkpoints (every worker must take part
-    # in a save) to a temporary place, as TensorFlow's multi-worker guide prescribes
-    scratch = None if chief else stack.enter_context(tempfile.TemporaryDirectory())
-    manager = training.checkpoint_manager(checkpoint, scratch or out, t, resume and chief,
-                                          log, step)
+    # in a save) to a place of its own, removed when training ends, as TensorFlow's
+    # multi-worker guide prescribes; a restarted worker resumes from it (every worker
+    # saves the same values at the same steps)
+    scratch = None if chief else distribute.worker_checkpoints(workdir)
+    manager = training.checkpoint_manager(checkpoint, scratch or out, t, resume, log, step)
+    if replicas > 1:
+        iterator = distribute.distributed_batches(
+            strategy, lambda: task.train_dataset(features["train"]), int(step), t.batch_size)
 
     def train_step(batch):
         """One step on one replica's rows of the global batch (all of it on one)."""
@@ -146,8 +157,7 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
             # reduced gradient (exact for R a power of 2)
             grads = [g / replicas for g in grads]
         optimizer.apply_gradients(zip(grads, variables))
-        for e, v in zip(ema, variables):
-            e.assign(ema_decay * e + (1.0 - ema_decay) * v)
+        training.update_average(ema, variables, ema_decay)
         for v, value in zip(tf.nest.flatten(carry), tf.nest.flatten(final)):
             v.assign(tf.where(finite, value, v))
         return loss, norm, metrics
@@ -167,8 +177,7 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
                 "own loops run as they do without XLA)")
         replicated = tf.function(lambda batch: strategy.run(train_step, args=(batch,)),
                                  reduce_retracing=True)
-        step_fn = lambda batch: distribute.first(
-            strategy, replicated(distribute.split_rows(strategy, batch)))
+        step_fn = lambda batch: distribute.first(strategy, replicated(batch))
     if chief:                         # a resumed run's replayed steps show once
         training.mark_start(out, int(step) + 1)
     writers = training.open_writers(out, config) if chief else {
@@ -203,13 +212,14 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
             training.swap(variables, ema)
 
     while int(step) < t.steps:
-        batch = next_batch(step)
+        batch = next(iterator)
+        local = strategy.experimental_local_results(batch) if replicas > 1 else (batch,)
         training.tick_budget(schedule, start_time, t.time_budget_s)
         loss, norm, metrics = step_fn(batch)
         if not float(loss) <= max_loss:          # NaN, Inf, or finite but diverged
             raise training.Diverged(training.divergence_advice(
                 float(loss), int(step) + 1, max_loss, manager))
-        counted += task.units_of(batch)
+        counted += sum(task.units_of(b) for b in local)
         step.assign_add(1)
         run_steps += 1
         s = int(step)
@@ -234,7 +244,7 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
             with writers["train"].as_default(step=s):
                 for v in variables:
                     tf.summary.histogram("weights/" + v.path, v)
-                for name, value in task.summaries(model, batch).items():
+                for name, value in task.summaries(model, local[0]).items():
                     kind, tag = name.split("/", 1)
                     (tf.summary.image if kind == "image" else tf.summary.histogram)(tag, value)
         if t.get("sample_every", 0) and (s % t.sample_every == 0 or s == t.steps):
@@ -267,6 +277,7 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
             return None
     progress.close()
     if not chief:
+        shutil.rmtree(scratch, ignore_errors=True)
         log(f"worker {strategy.cluster_resolver.task_id} finished training; the chief "
             "evaluates, exports and pushes")
         return None

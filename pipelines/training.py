@@ -42,6 +42,13 @@ def divergence_advice(loss, step, max_loss, manager):
             "(or train.clip_norm) and run the command again.")
 
 
+class WorkerLost(common.UserError):
+    """Under multi_worker, a peer died (its collectives failed): the job resumes when
+    every worker is restarted with --resume (keras.callbacks.BackupAndRestore's
+    semantics). Exit status 75 (EX_TEMPFAIL: try again)."""
+    exit_code = 75
+
+
 class Interrupted(common.UserError):
     """SIGTERM or SIGINT (Ctrl-C) stopped training after a checkpoint was saved; the CLI
     exits with `exit_code` (128 + the signal's number)."""
@@ -125,6 +132,20 @@ def tick_budget(schedule, start_time, budget_s):
     `start_time` (this run's clock, as the time budget counts it); else does nothing."""
     if isinstance(schedule, BudgetSchedule):
         schedule.progress.assign(min((time.time() - start_time) / budget_s, 1.0))
+
+
+def update_average(averages, variables, decay):
+    """Polyak averaging after an update: e <- decay e + (1 - decay) w for each average
+    e (a tf.Variable that starts as the initial weights w0) and weight w.
+
+    Keras's optimizer EMA (`use_ema=True, ema_momentum=decay`) computes the same
+    recurrence but starts from the first updated weights w1, so after N updates it is
+    this average + decay^N (w1 - w0) (tests/test_one_pipeline.py checks that). The loop
+    keeps its own because validation must score the averaged weights and then train the
+    raw ones on: Keras keeps its averages private, and its one public use of them,
+    `finalize_variable_values`, overwrites the model's weights for good."""
+    for e, w in zip(averages, variables):
+        e.assign(decay * e + (1.0 - decay) * w)
 
 
 def swap(variables, others):

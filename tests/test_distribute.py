@@ -25,10 +25,10 @@ RUNS = {
 }
 
 
-def _train(task, workdir, strategy, env=None, **popen):
+def _train(task, workdir, strategy, *extra, env=None, **popen):
     command = [sys.executable, "-m", "pipelines.train", *RUNS[task], f"--workdir={workdir}",
                "--stages=ingest,transform,train", "--config.train.log_every=1",
-               f"--config.train.strategy={strategy}"]
+               f"--config.train.strategy={strategy}", *extra]
     return subprocess.Popen(command, cwd=ROOT, env=dict(os.environ, **(env or {})),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             **popen)
@@ -83,18 +83,58 @@ def _free_ports(n):
 def test_two_workers_reach_the_weights_of_one_with_the_same_global_batch(tmp_path):
     one = str(tmp_path / "single")
     _finish(_train("sentiment", one, "default"))
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
-    workers = [_train("sentiment", str(tmp_path / f"worker{i}"), "multi_worker",
-                      env={"TF_CONFIG": json.dumps({"cluster": cluster, "task": {
-                          "type": "worker", "index": i}})}) for i in range(2)]
+    outs = _finish_all(_workers(tmp_path))
+    assert "worker 1 finished training; the chief evaluates, exports and pushes" in outs[1]
+    assert not (tmp_path / "worker1" / "train").exists()       # only the chief writes
+    assert not (tmp_path / "worker1" / ".worker-checkpoints").exists()   # removed at the end
+    _same_training(one, str(tmp_path / "worker0"))
+
+
+def _finish_all(workers, timeout=300):
+    """Every worker's stdout, each asserted to exit 0; all are stopped in any case."""
     try:
-        outs = [_finish(w, timeout=300) for w in workers]
+        return [_finish(w, timeout=timeout) for w in workers]
     finally:
         for w in workers:
             w.kill()
             w.wait(timeout=30)
-    assert "worker 1 finished training; the chief evaluates, exports and pushes" in outs[1]
-    assert not (tmp_path / "worker1" / "train").exists()       # only the chief writes
+
+
+def _workers(tmp_path, *extra):
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    return [_train("sentiment", str(tmp_path / f"worker{i}"), "multi_worker", *extra,
+                   env={"TF_CONFIG": json.dumps({"cluster": cluster, "task": {
+                       "type": "worker", "index": i}})}) for i in range(2)]
+
+
+def test_a_killed_worker_restarted_resumes_the_job_from_the_last_checkpoint(tmp_path):
+    """keras.callbacks.BackupAndRestore's semantics: a worker dies; its peer's collectives
+    fail and it stops with one line; every worker restarted with --resume continues from
+    the last checkpoint and the job ends with the weights of an uninterrupted run."""
+    extra = ["--config.train.checkpoint_every=10"]
+    one = str(tmp_path / "single")
+    _finish(_train("sentiment", one, "default", *extra))
+    workers = _workers(tmp_path, *extra)
+    try:
+        for line in workers[0].stdout:
+            if line.startswith("step ") and int(line.split()[1].split("/")[0]) >= 25:
+                workers[1].kill()                   # after the checkpoint of step 20
+                break
+        out, err = workers[0].communicate(timeout=180)   # the survivor stops by itself
+    finally:
+        for w in workers:
+            w.kill()
+            w.wait(timeout=30)
+    assert workers[0].returncode == 75, err[-3000:]
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: worker 0 lost a peer (")
+    assert "the last checkpoint is " + str(tmp_path / "worker0" / "train" / "checkpoints" /
+                                           "ckpt-20") in errors[0]
+    assert errors[0].endswith("Restart every worker with the same command and --resume.")
+    outs = _finish_all(_workers(tmp_path, *extra, "--resume"))
+    for i, out in enumerate(outs):
+        resumed = [line for line in out.splitlines() if line.startswith("resumed from")]
+        assert resumed and resumed[0].endswith("at step 20"), out
     _same_training(one, str(tmp_path / "worker0"))
 
 

@@ -148,3 +148,33 @@ def test_changed_code_rebuilds_the_artifact(finished, monkeypatch):
     assert not any("skipped" in m for m in messages), messages
     assert after["finished"] != before["finished"]
     assert after["code_fingerprint"] == "other-code"
+
+
+def test_the_weight_average_is_keras_optimizer_ema_but_for_its_start():
+    """training.update_average against Keras's use_ema/ema_momentum on the same updates:
+    the same recurrence, Keras's started at w1 instead of w0, so the two differ by exactly
+    decay^N (w1 - w0) after N updates."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+    from pipelines import training
+    decay, steps = 0.9, 12
+    keras.utils.set_random_seed(0)
+    w = tf.Variable(np.random.default_rng(0).normal(size=(4, 3)).astype("float32"))
+    w0 = w.numpy()
+    optimizer = keras.optimizers.Adam(0.1, use_ema=True, ema_momentum=decay)
+    optimizer.build([w])
+    ours = [tf.Variable(w)]
+    x = tf.constant(np.random.default_rng(1).normal(size=(8, 4)).astype("float32"))
+    for step in range(steps):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(x @ w - 1.0))
+        optimizer.apply_gradients([(tape.gradient(loss, w), w)])
+        if step == 0:
+            w1 = w.numpy()
+        training.update_average(ours, [w], decay)
+    optimizer.finalize_variable_values([w])          # Keras's average, written into w
+    keras_average = w.numpy()
+    np.testing.assert_allclose(keras_average, ours[0].numpy() + decay ** steps * (w1 - w0),
+                               rtol=1e-5, atol=1e-6)
+    assert not np.allclose(keras_average, ours[0].numpy(), rtol=1e-5, atol=1e-6)

@@ -282,14 +282,18 @@ def test_random_windows_train_and_resume_exactly(tmp_path):
         np.testing.assert_allclose(a[k], b[k], rtol=1e-6, atol=1e-7, err_msg=k)
     # the draws: inputs and targets are one window shifted by one character, from the text
     train = base.load_features(straight, "train")
-    _, next_batch = tasks.get(config).train_batches(train)
+    batches = iter(tasks.get(config).train_dataset(train))
+    window_batch = tasks.get(config).window_batch(train)
 
     def draw(step):
-        b = next_batch(tf.constant(step, tf.int64))
+        b = window_batch(tf.constant(step, tf.int64))
         return b["inputs"], b["targets"], b["mask"], b["reset"]
     x, y, m, r = draw(3)
     x2, _, _, _ = draw(3)
     x3, _, _, _ = draw(4)
+    for _ in range(3):
+        next(batches)
+    np.testing.assert_array_equal(next(batches)["inputs"], x)     # element 3 is step 3's
     np.testing.assert_array_equal(x, x2)
     assert not np.array_equal(x, x3)
     np.testing.assert_array_equal(x[:, 1:], y[:, :-1])

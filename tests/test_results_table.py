@@ -178,3 +178,13 @@ def test_best_weights_puts_back_the_epoch_with_the_lowest_validation_loss():
     callback.on_train_end()
     np.testing.assert_array_equal(model.get_weights()[0], kernels[1])
     assert callback.best_epoch == 1
+
+
+def test_each_config_states_the_result_of_its_results_row():
+    import json
+    from benchmarks import results_table
+    with open(results_table.RESULTS) as f:
+        results = json.load(f)
+    for task, (config_path, *_) in results_table.TASKS.items():
+        with open(os.path.join(results_table.ROOT, config_path)) as f:
+            assert results_table.expected_paragraph(task, results) in f.read(), task

@@ -17,7 +17,8 @@ Hooks every task supplies:
 
 Hooks with defaults, for what the training loop does differently per task:
 
-    train_batches(features)  (checkpointed iterator or None, next_batch(step))
+    train_dataset(features)  an endless tf.data.Dataset of global batches, element k the
+                             batch of optimizer step k, the same on every machine
     carried_state(model)     variables carried from one step to the next (TBPTT), or []
     train_loss(model, batch, state, seed) -> (loss, metrics, new state)
     loss_units(batch)        what the loss averages over (examples, valid tokens)
@@ -92,12 +93,13 @@ class Task:
         """Creates the model's variables (before the optimizer and checkpoint see them)."""
         self.loss(model, next(iter(self.dataset(features, 2))), training=False)
 
-    def train_batches(self, features):
-        """(iterator, next_batch): the iterator (checkpointed with the run, or None) and
-        `next_batch(step)` -> the batch of optimizer step `step` (<int64> tf.Variable)."""
-        t = self.config.train
-        iterator = iter(self.dataset(features, t.batch_size, shuffle=True, repeat=True))
-        return iterator, lambda step: next(iterator)
+    def train_dataset(self, features):
+        """An endless tf.data.Dataset of global batches ({name: <[B, ...]>}), element k
+        the batch of optimizer step k: shuffled and bucketed with seeded, deterministic
+        ops, so every worker that builds it gets the same stream (`pipelines.distribute`
+        splits its rows among replicas)."""
+        return self.dataset(features, self.config.train.batch_size, shuffle=True,
+                            repeat=True)
 
     def carried_state(self, model):
         """Nested lists of tf.Variables carried from one step to the next, or []."""

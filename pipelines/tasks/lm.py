@@ -113,19 +113,18 @@ class LMTask(base.Task):
         """build_model has built them."""
 
     # ------------------------------------------------------------ training
-    def train_batches(self, features):
-        """'consecutive': the transform's truncated-BPTT rows in order (a checkpointed
-        tf.data iterator); 'random': B windows at uniformly drawn positions of the training
-        text, the draw a function of (train.seed, step) only."""
+    def train_dataset(self, features):
+        """'consecutive': the transform's truncated-BPTT rows in order; 'random': B windows
+        at uniformly drawn positions of the training text, the draw of step k a function
+        of (train.seed, k) only (`window_batch`)."""
         t = self.config.train
         if t.windows not in ("consecutive", "random"):
             raise common.UserError(
                 f"train.windows={t.windows!r} is not known; use 'consecutive' "
                 "(truncated-BPTT rows) or 'random' (windows at random positions).")
         if t.windows == "consecutive":
-            iterator = iter(tf.data.Dataset.from_tensor_slices(
-                {k: features[k] for k in ("inputs", "targets", "mask", "reset")}).repeat())
-            return iterator, lambda step: next(iterator)
+            return tf.data.Dataset.from_tensor_slices(
+                {k: features[k] for k in ("inputs", "targets", "mask", "reset")}).repeat()
         if t.carry_state:
             raise common.UserError(
                 "train.windows='random' starts every window from a zero state; set "
@@ -134,10 +133,15 @@ class LMTask(base.Task):
             raise common.UserError(
                 f"no training document is longer than train.seq_len={t.seq_len}; lower "
                 "train.seq_len or use train.windows='consecutive'.")
+        return tf.data.Dataset.range(2**62).map(self.window_batch(features))
+
+    def window_batch(self, features):
+        """step <int64>[] -> the batch of B random windows of train.seq_len + 1 characters
+        (inputs, targets, mask, reset) that train.windows='random' trains step `step` on."""
+        t = self.config.train
         stream, starts = tf.constant(features["stream"]), tf.constant(features["starts"])
         B, L = t.batch_size, t.seq_len
 
-        @tf.function
         def draw(step):
             seed = tf.stack([tf.constant(t.seed, tf.int64), step])
             i = tf.random.stateless_uniform([B], seed, minval=0,
@@ -146,7 +150,7 @@ class LMTask(base.Task):
                           tf.gather(starts, i)[:, None] + tf.range(L + 1, dtype=tf.int64))
             return {"inputs": w[:, :-1], "targets": w[:, 1:], "mask": tf.ones([B, L], tf.bool),
                     "reset": tf.ones([B], tf.bool)}
-        return None, lambda step: draw(tf.convert_to_tensor(step))
+        return draw
 
     def carried_state(self, model):
         if not self.config.train.carry_state:      # every window starts from a<0> = 0
