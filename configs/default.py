@@ -9,7 +9,10 @@ Command (no flags needed; this file is the default):
     python -m pipelines.train --config=configs/default.py --workdir=runs/default
 Smoke run (about 20 s on 2 cores):
     python -m pipelines.train --config=configs/default.py:tiny --workdir=/tmp/tiny
-Expected: (written by benchmarks/main_job.py)
+Expected: Validation 1.370, test 1.376 nats/char after 3,000 steps (105 s of training, 118 s
+for the whole command, from nothing). Measured by `benchmarks/main_job.py` at b4762a5,
+2026-12-06T15:59:08+00:00, on AMD EPYC (2 cores, 23.5 GiB), TensorFlow 2.21.0.
+(benchmarks/records/main_job.json)
 """
 
 import ml_collections
