@@ -9,6 +9,7 @@ import re
 
 from pipelines import common
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The exception line at the end of a traceback that ml_collections folds into its message.
 _LAST_EXCEPTION = re.compile(r"(?:^|\s)(\w+(?:Error|Exception)): (.*)$")
 
@@ -66,6 +67,8 @@ def _unknown_field(argv, config_arg):
 def _fields(config_arg):
     """The dotted field names of the config that `config_arg` (path[:variant]) makes."""
     path, _, variant = config_arg.partition(":")
+    if not os.path.exists(path):            # the default, relative to the project
+        path = os.path.join(ROOT, path)
     spec = importlib.util.spec_from_file_location("_config_for_errors", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
