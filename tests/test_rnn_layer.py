@@ -12,7 +12,6 @@ import tensorflow as tf
 
 import rnn_tf
 from rnn_tf import convert
-from tests import rnn_oracle
 
 B, T, X, H = 4, 7, 5, 6
 RNG = np.random.default_rng(0)
@@ -163,14 +162,33 @@ def test_stateful_carries_state_and_reset_clears_it():
 
 
 def test_stateful_training_truncates_gradient_at_chunk_boundary():
+    """Truncated BPTT: the second chunk's gradient is that of a run that starts from the
+    carried state as a constant, and differs from full BPTT through both chunks."""
     layer = rnn_tf.RNN(H, stateful=True)
-    x = tf.constant(RNG.standard_normal((2, 4, X)), tf.float32)
-    layer(x)
+    x1 = tf.constant(RNG.standard_normal((2, 4, X)), tf.float32)
+    x2 = tf.constant(RNG.standard_normal((2, 4, X)), tf.float32)
+    layer(x1)
+    carried = tf.constant(layer.state[0])
     with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(layer(x))
-    grads = tape.gradient(loss, layer.trainable_weights)
-    assert all(g is not None for g in grads)
+        loss = tf.reduce_sum(layer(x2))
+    truncated = tape.gradient(loss, layer.trainable_weights)
     assert all(w is not s for w in layer.weights for s in layer.state)
+    ref = rnn_tf.RNN(H)
+    ref(x1)
+    ref.set_weights(layer.get_weights())
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(ref(x2, initial_state=carried))
+    from_constant = tape.gradient(loss, ref.trainable_weights)
+    whole = rnn_tf.RNN(H)                 # the same a<T> of chunk 2, through both chunks
+    whole(x1)
+    whole.set_weights(layer.get_weights())
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(whole(tf.concat([x1, x2], 1)))
+    through_both = tape.gradient(loss, whole.trainable_weights)
+    for a, b in zip(truncated, from_constant):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert any(not np.allclose(a, b, rtol=1e-3, atol=1e-5)
+               for a, b in zip(truncated, through_both))
 
 
 def test_xla_jit_compile():

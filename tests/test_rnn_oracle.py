@@ -4,6 +4,7 @@ XLA-compiled on their own, the default for static shapes, and as TensorFlow whil
 the batch unrolled whole and in uneven pieces) and under XLA."""
 
 import itertools
+import zlib
 
 import numpy as np
 import pytest
@@ -54,6 +55,12 @@ CASES = list(itertools.product(["tanh", "relu"], [False, True], [False, True],
                                [False, True], MODES))
 
 
+def _seed(*case):
+    """A seed fixed by the test case (crc32 of its repr: the same in every process, unlike
+    hash() of strings), so a failure reproduces."""
+    return zlib.crc32(repr(case).encode())
+
+
 def _modes(mode):
     """function_tf_loops: tf.function with the loops left to TensorFlow's executor;
     function_shards: the batch of 3 unrolled as pieces of 2 and 1 rows."""
@@ -63,7 +70,7 @@ def _modes(mode):
 
 @pytest.mark.parametrize("act,masked,backwards,stacked,mode", CASES)
 def test_matches_numpy_oracle(act, masked, backwards, stacked, mode):
-    rng = np.random.default_rng(hash((act, masked, backwards, stacked)) % 2**32)
+    rng = np.random.default_rng(_seed(act, masked, backwards, stacked))
     W_ax, W_aa, b_a = _weights(1)
     x = rng.standard_normal((B, T, X))
     a0 = rng.standard_normal((B, H)) * 0.3
@@ -190,7 +197,7 @@ GRU_CASES = list(itertools.product([False, True], [False, True],
 def test_gru_matches_numpy_oracle(masked, backwards, mode):
     """The GRU's fused BPTT kernel against the NumPy GRU oracle: outputs, final state and
     the gradients of x, a<0> and every weight."""
-    rng = np.random.default_rng(hash(("gru", masked, backwards)) % 2**32)
+    rng = np.random.default_rng(_seed("gru", masked, backwards))
     W = rng.standard_normal((X, 3 * H)) * 0.5
     U = rng.standard_normal((H, 3 * H)) * 0.5
     b, c = rng.standard_normal(3 * H) * 0.1, rng.standard_normal(3 * H) * 0.1
