@@ -15,6 +15,7 @@ unchanged is skipped, with a line saying so.
 import json
 import os
 import shutil
+import signal
 import sys
 
 from absl import app, flags, logging
@@ -201,14 +202,24 @@ def _user_error(e):
 
 def run():
     logging.set_verbosity(logging.WARNING)
+    # Ctrl-C outside training (which saves a checkpoint first) stops the run with one line;
+    # the flag also catches an interrupt that a library turned into another exception
+    interrupted = []
+
+    def on_interrupt(signum, frame):
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGINT, on_interrupt)
     try:
         app.run(main, flags_parser=_parse_flags)
     except common.UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(getattr(e, "exit_code", 2))
-    except KeyboardInterrupt:                 # Ctrl-C outside training: nothing to save
-        print("error: interrupted (Ctrl-C) before training saved anything; run the same "
-              "command again to start over.", file=sys.stderr)
+    except (KeyboardInterrupt, Exception):
+        if not interrupted and not isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            raise
+        print("error: interrupted (Ctrl-C) outside training; the stages that finished are "
+              "kept: run the same command again to go on.", file=sys.stderr)
         sys.exit(130)
 
 

@@ -412,8 +412,9 @@ def test_ctrl_c_before_training_is_one_line(tmp_path):
             break
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert error_lines(err) == ["error: interrupted (Ctrl-C) before training saved "
-                                "anything; run the same command again to start over."]
+    assert error_lines(err) == ["error: interrupted (Ctrl-C) outside training; the "
+                                "stages that finished are kept: run the same command "
+                                "again to go on."]
     assert "Traceback" not in err
 
 

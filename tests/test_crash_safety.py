@@ -4,6 +4,7 @@ seq2seq, music); SIGTERM and Ctrl-C save a checkpoint and
 stop with one line; one run per workdir (a PID lock); training randomness is stateless."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -182,13 +183,24 @@ def _killed_during(point, command):
     assert out.returncode == -signal.SIGKILL, (out.returncode, out.stderr[-2000:])
 
 
+CHECKPOINTED = ["--config.train.steps=30", "--config.train.checkpoint_every=10"]
+
+
+@pytest.fixture(scope="module")
+def straight_char_lm(tmp_path_factory):
+    """The uninterrupted run the killed ones are compared with."""
+    straight = str(tmp_path_factory.mktemp("straight") / "w")
+    subprocess.run(_command("char_lm", straight, *CHECKPOINTED), cwd=ROOT, check=True,
+                   capture_output=True, timeout=300)
+    return straight
+
+
 @pytest.mark.parametrize("point", ["checkpoint_data:20", "checkpoint_write:20:0",
                                    "checkpoint_write:20:5"])
-def test_a_kill_during_a_checkpoint_write_keeps_the_previous_one(point, tmp_path):
-    straight, killed = str(tmp_path / "straight"), str(tmp_path / "killed")
-    extra = ["--config.train.steps=30", "--config.train.checkpoint_every=10"]
-    subprocess.run(_command("char_lm", straight, *extra), cwd=ROOT, check=True,
-                   capture_output=True, timeout=300)
+def test_a_kill_during_a_checkpoint_write_keeps_the_previous_one(point, straight_char_lm,
+                                                                 tmp_path):
+    straight, killed = straight_char_lm, str(tmp_path / "killed")
+    extra = CHECKPOINTED
     _killed_during(point, _command("char_lm", killed, *extra))
     out = subprocess.run(_command("char_lm", killed, *extra, "--resume"), cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
@@ -210,12 +222,26 @@ def _versions(serving):
     return sorted(v for v in os.listdir(folder) if not v.startswith(".")), folder
 
 
+@pytest.fixture(scope="module")
+def pushed_once(tmp_path_factory):
+    """A finished tiny pipeline (its workdir `w`) that pushed version 1 to `serving`
+    (kept as `serving.first`); each test works on copies."""
+    root = tmp_path_factory.mktemp("pushed")
+    subprocess.run(_pipeline(str(root / "w"), str(root / "serving")), cwd=ROOT, check=True,
+                   capture_output=True, timeout=300)
+    shutil.copytree(root / "serving", root / "serving.first")
+    return str(root)
+
+
 @pytest.mark.parametrize("point", ["export_write", "export_swap", "push_copy",
                                    "push_record"])
-def test_a_kill_during_export_or_push_loses_nothing(point, tmp_path):
-    workdir, serving = str(tmp_path / "w"), str(tmp_path / "serving")
-    subprocess.run(_pipeline(workdir, serving), cwd=ROOT, check=True, capture_output=True,
-                   timeout=300)                                  # version 1 is pushed
+def test_a_kill_during_export_or_push_loses_nothing(point, pushed_once, tmp_path):
+    # a copy of the finished workdir, and the serving directory as it pushed version 1
+    # (at the path its config names)
+    workdir, serving = str(tmp_path / "w"), os.path.join(pushed_once, "serving")
+    shutil.copytree(os.path.join(pushed_once, "w"), workdir)
+    shutil.rmtree(serving, ignore_errors=True)
+    shutil.copytree(os.path.join(pushed_once, "serving.first"), serving)
     first = tf.saved_model.load(os.path.join(serving, "pydoc_char_lm", "1"))
     sample = first.signatures["generate"](prime=tf.constant("a"), length=tf.constant(20),
                                           temperature=tf.constant(0.0),
