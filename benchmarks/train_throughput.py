@@ -10,8 +10,9 @@ four configurations of ../shared/bench/README.md. Reports median tokens/s over r
     python benchmarks/train_throughput.py --record      # + benchmarks/records/ and README
 
 `--record` writes the run's JSON record (`benchmarks/record.py`: revision, date, machine,
-command) to benchmarks/records/train_throughput[_gru].json and its table into the README
-between the `train_throughput[_gru]` markers; `--table FILE` prints a record's table.
+command) to benchmarks/records/train_throughput[_gru].json and, for the vanilla cell, its
+table into the README between the `train_throughput` markers; `--table FILE` prints a
+record's table.
 
 `--cell gru` times rnn_tf.RNN(cell='gru') against keras.layers.GRU instead (same variants);
 `char_lm` is the shape the char LM GRU config trains (B=32, T=100, V=65, H=512).
@@ -181,7 +182,8 @@ def main():
         name = "train_throughput" + ("_gru" if args.cell == "gru" else "")
         rec = record.write(os.path.join(record.ROOT, "benchmarks", "records",
                                         name + ".json"), rec)
-        record.write_readme_section(name, table(rec))
+        if args.cell == "vanilla":           # the README's table is the vanilla one
+            record.write_readme_section(name, table(rec))
     print(table(rec))
 
 

@@ -225,7 +225,7 @@ def checkpoint_manager(checkpoint, out, t, resume, log, step):
 
 def mark_start(out, step):
     """Writes a SessionLog.START event at `step`, the first step this run logs, to
-    `<out>/logs/{train,validation}`, as TensorFlow's Supervisor did at each session start.
+    `<out>/logs/{train,validation}`, as TensorFlow's Supervisor did whenever training started.
     TensorBoard takes every START after the first as a restart and drops the events of
     steps >= `step` written before it: the steps a killed run logged past its last
     checkpoint, which the resumed run logs again, so each step shows once.
