@@ -21,7 +21,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from pipelines import common, config_errors
+from pipelines import common, config_errors, startup
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = ("ingest", "transform", "train", "evaluate", "export", "push")
@@ -177,6 +177,7 @@ def main(argv):
         raise _user_error(e) from None
     workdir = FLAGS.workdir
     check(config, workdir, FLAGS.stages)       # mistakes first, before TensorFlow starts
+    startup.import_tensorflow()                # without its C++ start-up noise
     from pipelines import distribute
     distribute.configure_devices(config)       # before TensorFlow's runtime starts
     results = run_pipeline(config, workdir, FLAGS.stages, FLAGS.resume, FLAGS.overwrite)

@@ -32,3 +32,57 @@ def test_pip_install_gives_importable_packages_and_the_command(tmp_path):
     out = subprocess.run([sys.executable, "-m", "pipelines.train", "--config.train.nope=1"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and "has no field train.nope" in out.stderr, out.stderr
+
+
+def test_a_run_prints_no_tensorflow_start_up_noise(tmp_path):
+    """Without TF_CPP_MIN_LOG_LEVEL in the environment, a run prints none of TensorFlow's
+    start-up lines (missing CUDA drivers, CPU instructions, a failed cuInit on a machine
+    without a GPU), and no line twice."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    out = subprocess.run(
+        [sys.executable, "-m", "pipelines.train", "--config=configs/default.py:tiny",
+         f"--workdir={tmp_path / 'run'}", "--stages=ingest,transform"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    text = out.stdout + out.stderr
+    for noise in ("absl::InitializeLog", "cudart_stub", "cuInit", "CUDA error",
+                  "cpu_feature_guard", "To enable the following instructions"):
+        assert noise not in text, text
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == len(set(lines)), text
+    assert lines[0] == "[ingest]", text
+
+
+def test_start_up_filter_keeps_every_other_line():
+    from pipelines import startup
+    captured = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to "
+        "STDERR\n"
+        "I0000 00:00:1.0 1 cudart_stub.cc:31] Could not find cuda drivers on your machine, "
+        "GPU will not be used.\n"
+        "E0000 00:00:2.0 1 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA "
+        "error: Failed call to cuInit: UNKNOWN ERROR (303)\n"
+        "E0000 00:00:3.0 1 some_op.cc:7] a real error\n"
+        "a line a library printed\n")
+    assert startup.startup_lines_to_keep(captured) == [
+        "E0000 00:00:3.0 1 some_op.cc:7] a real error", "a line a library printed"]
+    # with drivers present, a failed cuInit is a real error and is kept
+    with_driver = captured.replace("Could not find cuda drivers", "loaded")
+    assert any("cuInit" in line for line in startup.startup_lines_to_keep(with_driver))
+
+
+def test_requirements_and_pyproject_pin_the_same_versions():
+    """The packages that generate data (faker, babel: dates; music21: Bach) and score it
+    (sacrebleu) are pinned, so a generated data set and its score are reproducible; the
+    two dependency lists agree."""
+    import re
+    import tomllib
+    with open(os.path.join(ROOT, "requirements.txt")) as f:
+        reqs = {line.strip() for line in f if line.strip() and not line.startswith("#")}
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        project = tomllib.load(f)["project"]
+    assert set(project["dependencies"]) == reqs - {"pytest"}
+    pinned = {re.split("==", r)[0].lower(): r for r in reqs if "==" in r}
+    for name in ("faker", "babel", "music21", "sacrebleu", "tensorflow", "keras"):
+        assert name in pinned, f"{name} is not pinned in requirements.txt"
+    assert project["optional-dependencies"]["gpu"] == ["tensorflow[and-cuda]==2.21.*"]

@@ -1,0 +1,68 @@
+"""TensorFlow's start-up, without its start-up noise.
+
+TensorFlow's C++ runtime prints while it loads, before `TF_CPP_MIN_LOG_LEVEL` is read
+(absl logging is not initialised yet): that CUDA drivers are missing, once per library
+that looks, which CPU instructions the binary could use, and, on a machine without a GPU,
+a `failed call to cuInit` error. `import_tensorflow()` sets the log level first (2:
+errors only, unless the user set it), then imports TensorFlow and lists its devices with
+file descriptor 2 sent to a temporary file, and prints back every line that is not one
+of those known start-up lines. Anything else TensorFlow says, and every error after
+start-up, is printed as usual.
+"""
+
+import os
+import re
+import sys
+import tempfile
+
+# Lines of a normal start-up (no GPU, or a GPU that works).
+_STARTUP = re.compile(
+    r"All log messages before absl::InitializeLog\(\) is called"
+    r"|cudart_stub\.cc.*Could not find cuda drivers"
+    r"|cpu_feature_guard\.cc"
+    r"|^To enable the following instructions"
+    r"|Unable to register cu(DNN|FFT|BLAS) factory"
+    r"|computation placer already registered"
+    r"|oneDNN custom operations are on")
+# On a machine without CUDA drivers, cuInit fails by design: not an error worth a line.
+_NO_DRIVER_CUINIT = re.compile(r"cuda_(platform|executor|diagnostics)\.cc.*cuInit")
+
+
+def startup_lines_to_keep(text):
+    """The lines of `text` (what TensorFlow printed while loading) that are not start-up
+    noise, in order. `text`: str; returns list[str]."""
+    no_driver = "Could not find cuda drivers" in text
+    return [line for line in text.splitlines()
+            if line.strip() and not _STARTUP.search(line)
+            and not (no_driver and _NO_DRIVER_CUINIT.search(line))]
+
+
+def import_tensorflow():
+    """Imports TensorFlow quietly (see the module docstring) and returns the module."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+            tf.config.list_physical_devices()
+        except BaseException:
+            _restore(saved, captured, keep_all=True)
+            raise
+        _restore(saved, captured, keep_all=False)
+    return tf
+
+
+def _restore(saved, captured, keep_all):
+    sys.stderr.flush()
+    os.dup2(saved, 2)
+    os.close(saved)
+    captured.seek(0)
+    text = captured.read().decode("utf-8", "replace")
+    lines = text.splitlines() if keep_all else startup_lines_to_keep(text)
+    for line in lines:
+        print(line, file=sys.stderr)
+    sys.stderr.flush()
