@@ -22,13 +22,14 @@ import tensorflow as tf
 
 from configs import sentiment
 from pipelines import common, config_check, config_errors, training
+from tests import data
+from tests.data import DATA
 from pipelines.datasets import files, sentiment_labelled_sentences, spa_eng, ud_english_ewt
 from pipelines.tasks import serving
 from pipelines.train import check, run_pipeline
 from tests.test_pipeline import tiny
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA = os.environ.get("RNN_TF_DATA_DIR", os.path.join(ROOT, "..", "shared", "data"))
 STAGES = ["ingest", "transform", "train", "evaluate", "export", "push"]
 
 
@@ -198,8 +199,7 @@ def test_a_serving_dir_that_is_a_file_is_refused(tmp_path):
 # ------------------------------------------------------------ 2. data files
 def _sentiment_copy(tmp_path, edit=None, name="imdb_labelled.txt", data=None):
     src = os.path.join(DATA, "sentiment_labelled_sentences")
-    if not os.path.isdir(src):
-        pytest.skip(f"sentiment_labelled_sentences is not in {DATA}; set RNN_TF_DATA_DIR")
+    data.require("sentiment_labelled_sentences")
     out = tmp_path / "sent"
     out.mkdir()
     for f in sentiment_labelled_sentences.FILES:
@@ -270,8 +270,7 @@ def _conllu(tmp_path, name, data):
 
 def _ud_dev():
     path = os.path.join(DATA, "ud_english_ewt", "en_ewt-ud-dev.conllu")
-    if not os.path.exists(path):
-        pytest.skip(f"ud_english_ewt is not in {DATA}; set RNN_TF_DATA_DIR")
+    data.require("ud_english_ewt")
     return open(path, "rb").read()
 
 
@@ -336,8 +335,7 @@ def test_a_translation_line_without_a_tab_names_the_line(tmp_path):
 
 def test_a_changed_catalog_file_is_one_line_at_ingest(tmp_path):
     src = os.path.join(DATA, "tiny_shakespeare", "input.txt")
-    if not os.path.exists(src):
-        pytest.skip(f"tiny_shakespeare is not in {DATA}; set RNN_TF_DATA_DIR")
+    data.require("tiny_shakespeare")
     folder = tmp_path / "ts"
     folder.mkdir()
     data = open(src, "rb").read()

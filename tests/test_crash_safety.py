@@ -17,6 +17,7 @@ import tensorflow as tf
 from configs import default
 from pipelines import common
 from pipelines.train import run_pipeline
+from tests.data import by_task
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # per task: the config, and overrides that log every step and checkpoint often
@@ -70,7 +71,7 @@ def _checkpoint(workdir):
     return {n: reader.get_tensor(n) for n in names}
 
 
-@pytest.mark.parametrize("task", sorted(RUNS))
+@pytest.mark.parametrize("task", by_task(*sorted(RUNS)))
 def test_kill_at_three_random_steps_and_resume_is_bit_identical(task, tmp_path):
     straight, killed = str(tmp_path / "straight"), str(tmp_path / "killed")
     subprocess.run(_command(task, straight), cwd=ROOT, check=True, capture_output=True,

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.data import by_task
 from tests.events import logged
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -62,7 +63,7 @@ def _same_training(a, b):
         np.testing.assert_allclose(wa[k], wb[k], rtol=1e-4, atol=1e-6, err_msg=k)
 
 
-@pytest.mark.parametrize("task", sorted(RUNS))
+@pytest.mark.parametrize("task", by_task(*sorted(RUNS)))
 def test_mirrored_on_two_logical_cpus_trains_as_one_device(task, tmp_path):
     one, two = str(tmp_path / "default"), str(tmp_path / "mirrored")
     _finish(_train(task, one, "default"))
@@ -80,6 +81,7 @@ def _free_ports(n):
     return ports
 
 
+@pytest.mark.data("sentiment_labelled_sentences")
 def test_two_workers_reach_the_weights_of_one_with_the_same_global_batch(tmp_path):
     one = str(tmp_path / "single")
     _finish(_train("sentiment", one, "default"))
@@ -107,6 +109,7 @@ def _workers(tmp_path, *extra):
                        "type": "worker", "index": i}})}) for i in range(2)]
 
 
+@pytest.mark.data("sentiment_labelled_sentences")
 def test_a_killed_worker_restarted_resumes_the_job_from_the_last_checkpoint(tmp_path):
     """keras.callbacks.BackupAndRestore's semantics: a worker dies; its peer's collectives
     fail and it stops with one line; every worker restarted with --resume continues from

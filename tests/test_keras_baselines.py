@@ -10,6 +10,7 @@ import pytest
 from benchmarks import keras_baselines, results_table
 from pipelines import tasks
 from pipelines.train import run_pipeline
+from tests.data import TASK_DATA
 
 # baseline -> (config module, its keyword arguments, the metric it reports)
 BASELINES = {
@@ -28,7 +29,9 @@ def test_every_baseline_of_the_table_is_tested_here():
     assert used <= set(BASELINES)
 
 
-@pytest.mark.parametrize("fn_name", sorted(BASELINES))
+@pytest.mark.parametrize("fn_name", [
+    pytest.param(n, marks=pytest.mark.data(TASK_DATA[BASELINES[n][0]]))
+    if BASELINES[n][0] in TASK_DATA else n for n in sorted(BASELINES)])
 def test_baseline_keeps_its_best_validation_epoch(fn_name, tmp_path, monkeypatch):
     module, kwargs, metric = BASELINES[fn_name]
     config = importlib.import_module(f"configs.{module}").get_config("tiny")

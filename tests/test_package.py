@@ -86,3 +86,22 @@ def test_requirements_and_pyproject_pin_the_same_versions():
     for name in ("faker", "babel", "music21", "sacrebleu", "tensorflow", "keras"):
         assert name in pinned, f"{name} is not pinned in requirements.txt"
     assert project["optional-dependencies"]["gpu"] == ["tensorflow[and-cuda]==2.21.*"]
+
+
+def test_a_test_whose_data_set_is_absent_is_skipped_with_its_name(tmp_path):
+    """Without the data, a test that reads it is skipped with a line naming the data set
+    and the variable (pytest -rs prints it); with RNN_TF_REQUIRE_DATA=1, as CI runs, it is an
+    error at set-up instead."""
+    test = "tests/test_tasks.py::test_ud_splits_disjoint_deterministic"
+    env = dict(os.environ, RNN_TF_DATA_DIR=str(tmp_path))
+    env.pop("RNN_TF_REQUIRE_DATA", None)
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", test], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "1 skipped" in out.stdout, out.stdout[-3000:]
+    assert ("SKIPPED [1] tests/data.py" in out.stdout
+            and f"needs the data set ud_english_ewt: en_ewt-ud-train.conllu.gz is not in "
+                f"{tmp_path}/ud_english_ewt; set RNN_TF_DATA_DIR" in out.stdout), out.stdout
+    env["RNN_TF_REQUIRE_DATA"] = "1"
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", test], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1 and "1 error" in out.stdout, out.stdout[-3000:]

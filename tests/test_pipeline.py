@@ -476,12 +476,10 @@ def test_cli_config_conflict_is_one_line_before_any_stage(tmp_path):
     assert not (tmp_path / "w").exists()
 
 
+@pytest.mark.data("tiny_shakespeare")
 def test_tiny_shakespeare_offline_through_the_tfds_catalog_builder(tmp_path):
     from configs import char_lm_shakespeare
     config = char_lm_shakespeare.get_config("tiny")
-    if not os.path.exists(os.path.join(config.data.manual_dir, "input.txt")):
-        pytest.skip(f"no tiny_shakespeare input.txt in {config.data.manual_dir} "
-                    "(set RNN_TF_DATA_DIR)")
     workdir = str(tmp_path)
     results = run_pipeline(config, workdir, ["ingest", "transform", "train", "evaluate",
                                              "export"], log=lambda *a: None)

@@ -18,10 +18,9 @@ from pipelines import common, export
 from pipelines.tasks import base
 from pipelines.train import STAGES, run_pipeline
 from pipelines import tasks
+from tests.data import DATA, by_task
 from tests.events import logged
 
-DATA = os.environ.get("RNN_TF_DATA_DIR", os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), "..", "shared", "data"))
 
 # config module, the serving inputs, and the signature's input name
 TASKS = {
@@ -66,7 +65,7 @@ def _fresh_process(saved_model, input_name, batches, tmp_path):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("name", sorted(TASKS))
+@pytest.mark.parametrize("name", by_task(*sorted(TASKS)))
 def test_tiny_task_end_to_end_and_fresh_process_export(name, tmp_path):
     module, inputs, input_name = TASKS[name]
     config = _config(module)
@@ -191,6 +190,7 @@ def test_pad_to_gives_static_batches_and_buckets_off_pads_to_the_batch():
 
 
 # ------------------------------------------------------------------ builders
+@pytest.mark.data("sentiment_labelled_sentences")
 def test_sentiment_splits_disjoint_deterministic_80_10_10():
     from pipelines.datasets.sentiment_labelled_sentences import read_lines, split_indices
     rows = read_lines(os.path.join(DATA, "sentiment_labelled_sentences"))
@@ -203,6 +203,7 @@ def test_sentiment_splits_disjoint_deterministic_80_10_10():
     assert not (sets["validation"] & sets["test"])
 
 
+@pytest.mark.data("sentiment_labelled_sentences")
 def test_sentiment_one_source_configs(tmp_path):
     """`sentiment_labelled_sentences/amazon` and `/imdb` hold one file each, 800/100/100;
     the default config is both files, unchanged."""
@@ -229,6 +230,7 @@ def test_sentiment_one_source_configs(tmp_path):
                         data_dir=str(tmp_path)).builder_config.name == "all"
 
 
+@pytest.mark.data("sentiment_labelled_sentences")
 def test_sentiment_cross_domain_script_runs_both_directions(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.run(
@@ -245,6 +247,7 @@ def test_sentiment_cross_domain_script_runs_both_directions(tmp_path):
     assert os.path.isdir(tmp_path / "amazon" / "export" / "saved_model")
 
 
+@pytest.mark.data("ud_english_ewt")
 def test_ud_splits_disjoint_deterministic():
     from pipelines.datasets.ud_english_ewt import is_validation, read_conllu
     train = list(read_conllu(os.path.join(DATA, "ud_english_ewt",
@@ -257,6 +260,7 @@ def test_ud_splits_disjoint_deterministic():
     assert not {s for s, _, _ in dev} & {s for s, _, _ in train}
 
 
+@pytest.mark.data("spa_eng")
 def test_spa_eng_splits_by_english_sentence():
     from pipelines.datasets.spa_eng import split_of
     import gzip
@@ -271,6 +275,7 @@ def test_spa_eng_splits_by_english_sentence():
     assert all(0.04 < c / len(pairs) < 0.06 for c in counts.values()), counts
 
 
+@pytest.mark.data("spa_eng")
 def test_detokenize_undoes_word_tokens_on_the_english_of_spa_eng():
     """The translation export joins English word tokens back into text: all but 12 of
     the 112,811 English sentences of spa_eng survive tokenizing and joining unchanged
