@@ -1,10 +1,10 @@
 """Batch-1 generation latency: µs per generated token, measured in one run.
 
     python benchmarks/generation_latency.py            # B=1, H=256, V=65, 2,000 tokens
-    python benchmarks/generation_latency.py --greedy --record   # + record and README table
+    python benchmarks/generation_latency.py --greedy --record   # + record and docs/speed.md table
 
 `--record` writes the JSON record (`benchmarks/record.py`) to
-benchmarks/records/generation_latency.json and its table into the README between the
+benchmarks/records/generation_latency.json and its table into docs/speed.md between the
 `generation_latency` markers.
 
 Rows:
@@ -85,7 +85,7 @@ def main():
     p.add_argument("--greedy", action="store_true",
                    help="also time the generator at temperature 0 (argmax, no sampling)")
     p.add_argument("--record", action="store_true",
-                   help="write the JSON record and the README's table")
+                   help="write the JSON record and docs/speed.md's table")
     args = p.parse_args()
     rec = record.start()
     runs = {"keras_stateful_step": keras_loop(args.units, args.vocab),
@@ -111,7 +111,7 @@ def main():
                      for name, ts in times.items()])
     if args.record:
         rec = record.write(RECORD, rec)
-        record.write_readme_section("generation_latency", table(rec))
+        record.write_section("generation_latency", table(rec))
     print(table(rec))
 
 

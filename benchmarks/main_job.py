@@ -63,7 +63,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         rec["result"] = measure(os.path.join(tmp, "main_job"))
     rec = record.write(args.out, rec)
-    record.write_readme_section("main_job", line(rec))
+    record.write_section("main_job", line(rec))
     write_config(rec)
     print(line(rec))
 
@@ -75,16 +75,9 @@ def expected_paragraph(rec):
 
 
 def write_config(rec):
-    """Rewrites configs/default.py's 'Expected:' paragraph (up to the next blank line or
-    the docstring's end) from the record."""
-    path = os.path.join(record.ROOT, "configs", "default.py")
-    with open(path) as f:
-        text = f.read()
-    start = text.index("Expected:")
-    end = min(text.index("\n\n", start), text.index('\n"""', start))
-    with open(path + ".tmp", "w") as f:
-        f.write(text[:start] + expected_paragraph(rec) + text[end:])
-    os.replace(path + ".tmp", path)
+    """Rewrites configs/default.py's 'Expected:' paragraph from the record."""
+    record.replace_paragraph(os.path.join(record.ROOT, "configs", "default.py"),
+                             "Expected:", expected_paragraph(rec))
 
 
 if __name__ == "__main__":

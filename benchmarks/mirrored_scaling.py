@@ -10,7 +10,7 @@ cell; random windows from a zero state, which a multi-replica run needs) trains
                      cross-replica all-reduce is not compiled)
 
 tokens/s = steps x B x T / the train stage's training seconds (its manifest). The record
-goes to benchmarks/records/mirrored_scaling.json and its table into the README (between
+goes to benchmarks/records/mirrored_scaling.json and its table into docs/distribute.md (between
 the `mirrored_scaling` markers); `--table` prints the table from the record.
 
     python benchmarks/mirrored_scaling.py              # ~5 min on 2 cores
@@ -66,8 +66,8 @@ def table(rec):
     return "\n".join(lines)
 
 
-def readme_section(text, rec):
-    """`text` (the README) with the table of `rec` between the markers."""
+def document_section(text, rec):
+    """`text` (docs/distribute.md) with the table of `rec` between the markers."""
     return record.section(text, "mirrored_scaling", table(rec))
 
 
@@ -86,7 +86,7 @@ def main():
         rec["measurements"] = [measure(name, args.steps, os.path.join(tmp, name))
                                for name in VARIANTS]
     rec = record.write(args.out, rec)
-    record.write_readme_section("mirrored_scaling", table(rec))
+    record.write_section("mirrored_scaling", table(rec))
     print(table(rec))
 
 

@@ -80,18 +80,59 @@ def provenance(rec):
             f"{rec['versions']['tensorflow']}.")
 
 
+# generated section -> the document (relative to the repository root) that holds it
+DOCUMENTS = {
+    "main_job": "README.md",
+    "results": "README.md",
+    "results_full": "RESULTS.md",
+    "train_throughput": "docs/speed.md",
+    "generation_latency": "docs/speed.md",
+    "mirrored_scaling": "docs/distribute.md",
+}
+
+
+def document(name):
+    """The absolute path of the document that holds generated section `name`."""
+    return os.path.join(ROOT, DOCUMENTS[name])
+
+
+def read_document(name):
+    with open(document(name)) as f:
+        return f.read()
+
+
 def section(text, name, body):
-    """`text` (the README) with `body` between the `<!-- name -->` markers."""
+    """`text` with `body` between its `<!-- name -->` and `<!-- /name -->` markers."""
     start, end = f"<!-- {name} -->\n", f"<!-- /{name} -->"
+    if start not in text or end not in text:
+        raise ValueError(f"no <!-- {name} --> ... <!-- /{name} --> markers in the text; "
+                         f"generated section {name!r} lives in {DOCUMENTS.get(name, '?')}")
     i, j = text.index(start) + len(start), text.index(end)
     return text[:i] + body + "\n" + text[j:]
 
 
-def write_readme_section(name, body):
-    """Writes `body` between the README's `<!-- name -->` markers (through a rename)."""
-    readme = os.path.join(ROOT, "README.md")
-    with open(readme) as f:
-        text = section(f.read(), name, body)
-    with open(readme + ".tmp", "w") as f:
+def write_section(name, body):
+    """Writes `body` between the markers of section `name` in its document (through a
+    temporary file and a rename)."""
+    path = document(name)
+    text = section(read_document(name), name, body)
+    with open(path + ".tmp", "w") as f:
         f.write(text)
-    os.replace(readme + ".tmp", readme)
+    os.replace(path + ".tmp", path)
+
+
+def replace_paragraph(path, first_words, paragraph):
+    """Replaces the paragraph of file `path` that starts with `first_words` (up to the
+    next blank line or the closing triple quote of a docstring) with `paragraph`, through
+    a rename. Raises ValueError when no paragraph starts so."""
+    with open(path) as f:
+        text = f.read()
+    i = text.find(first_words)
+    if i < 0:
+        raise ValueError(f"{path} has no paragraph starting {first_words!r}")
+    ends = [k for k in (text.find("\n\n", i), text.find('\n"""', i)) if k >= 0]
+    j = min(ends) if ends else len(text)
+    text = text[:i] + paragraph.rstrip("\n") + text[j:]
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)

@@ -1,12 +1,13 @@
 """Runs each task's real config through the pipeline, then the standard Keras model for
 the task under the same wall-time budget on the same transform artifacts, and writes the
-README's results table (between the `results:start`/`results:end` markers) and
-benchmarks/results.json.
+README's one-line-per-task summary (between the `results` markers), RESULTS.md's full
+table (`results_full`), each config's "Expected:" paragraph and benchmarks/results.json.
 
     python benchmarks/results_table.py                      # a full refresh
     python benchmarks/results_table.py --task=sentiment     # one task; others are kept
     python benchmarks/results_table.py --all                # also the EXTRA rows
     python benchmarks/results_table.py --list
+    python benchmarks/results_table.py --render             # tables from results.json only
 
 Each row: task, data, model, parameters, wall time of our pipeline (all stages), our
 validation and test metric, the Keras baseline's, and the command that made our row.
@@ -38,7 +39,6 @@ sys.path.insert(0, ROOT)
 
 from benchmarks import record  # noqa: E402
 RESULTS = os.path.join(ROOT, "benchmarks", "results.json")
-README = os.path.join(ROOT, "README.md")
 
 # task -> (config, data, metric, higher is better, [baseline(name, fn name, kwargs)])
 TASKS = {
@@ -248,18 +248,10 @@ def expected_paragraph(task, results):
 
 
 def write_configs(results, tasks):
-    """Rewrites each task's config docstring 'Expected:' paragraph (up to the next blank
-    line or the docstring's end) from its results row."""
+    """Rewrites each task's config docstring 'Expected:' paragraph from its results row."""
     for task in tasks:
-        path = os.path.join(ROOT, TASKS[task][0])
-        with open(path) as f:
-            text = f.read()
-        start = text.index("Expected:")
-        end = min(text.index("\n\n", start), text.index('\n"""', start))
-        text = text[:start] + expected_paragraph(task, results) + text[end:]
-        with open(path + ".tmp", "w") as f:
-            f.write(text)
-        os.replace(path + ".tmp", path)
+        record.replace_paragraph(os.path.join(ROOT, TASKS[task][0]), "Expected:",
+                                 expected_paragraph(task, results))
 
 
 def walls(results, tasks):
@@ -297,20 +289,30 @@ def model_description(task):
         k in ("residual", "dropout", "output_dropout", "lexicon") and v))
 
 
-def write_readme(results):
-    with open(README) as f:
-        text = f.read()
-    start, end = "<!-- results:start -->", "<!-- results:end -->"
-    if start not in text:
-        raise SystemExit(f"README.md has no {start} marker")
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    generated = (f"{start}\n<!-- written by benchmarks/results_table.py; do not edit -->\n"
-                 f"{table(results)}\n{end}")
-    tmp = README + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(head + generated + tail)
-    os.replace(tmp, README)
+def summary(results):
+    """The README's table: one line per task, ours against the best Keras baseline of the
+    same run (best by validation)."""
+    lines = ["| task | metric | rnn_tf recipe, val / test | best Keras baseline, same budget, "
+             "val / test | measured |", "|---|---|---|---|---|"]
+    for task, (_, _, metric, higher, _) in TASKS.items():
+        r = results.get(task)
+        if not r:
+            continue
+        o = r["ours"]
+        sign = 1 if higher else -1
+        b = max(r["baselines"], key=lambda b: sign * b["validation"][metric])
+        lines.append(
+            f"| {task} | {metric} | {_fmt(o['validation'][metric], metric)} / "
+            f"{_fmt(o['test'][metric], metric)} | {b['model']}: "
+            f"{_fmt(b['validation'][metric], metric)} / {_fmt(b['test'][metric], metric)} | "
+            f"{measured(r)} |")
+    return "\n".join(lines)
+
+
+def write_documents(results):
+    """The README's summary and RESULTS.md's full table, from `results`."""
+    record.write_section("results", summary(results))
+    record.write_section("results_full", table(results))
 
 
 def main():
@@ -321,6 +323,9 @@ def main():
     parser.add_argument("--all", action="store_true",
                         help=f"every task, {', '.join(EXTRA)} included")
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--render", action="store_true",
+                        help="run nothing: rewrite the README's and RESULTS.md's tables and "
+                             "the configs' Expected paragraphs from benchmarks/results.json")
     parser.add_argument("--no-baselines", action="store_true",
                         help="refresh our rows only and keep the stored baselines")
     parser.add_argument("--baselines-only", action="store_true",
@@ -334,6 +339,11 @@ def main():
     if os.path.exists(RESULTS):
         with open(RESULTS) as f:
             results = json.load(f)
+    if args.render:
+        write_documents(results)
+        write_configs(results, [t for t in TASKS if t in results])
+        print(summary(results))
+        return
     if args.all and args.task:
         raise SystemExit("error: --all runs every task; pass it without --task")
     todo = args.task or (list(TASKS) if args.all else default_tasks())
@@ -368,6 +378,7 @@ def main():
                 "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
         save(results)
         write_configs(results, [task])
+        write_documents(results)
     print(table(results))
     print(f"this run: {(time.time() - run_start) / 60:.1f} min")
 
@@ -377,7 +388,6 @@ def save(results):
     with open(tmp, "w") as f:
         json.dump(results, f, indent=1, sort_keys=True, default=str)
     os.replace(tmp, RESULTS)
-    write_readme(results)
 
 
 if __name__ == "__main__":

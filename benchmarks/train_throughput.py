@@ -7,11 +7,11 @@ four configurations of ../shared/bench/README.md. Reports median tokens/s over r
     python benchmarks/train_throughput.py                 # all four, ~10 min on 2 cores
     python benchmarks/train_throughput.py --configs char --repeats 5
     python benchmarks/train_throughput.py --cell gru --configs char_lm   # GRU vs keras GRU
-    python benchmarks/train_throughput.py --record      # + benchmarks/records/ and README
+    python benchmarks/train_throughput.py --record      # + benchmarks/records/ and docs/speed.md
 
 `--record` writes the run's JSON record (`benchmarks/record.py`: revision, date, machine,
 command) to benchmarks/records/train_throughput[_gru].json and, for the vanilla cell, its
-table into the README between the `train_throughput` markers; `--table FILE` prints a
+table into docs/speed.md between the `train_throughput` markers; `--table FILE` prints a
 record's table.
 
 `--cell gru` times rnn_tf.RNN(cell='gru') against keras.layers.GRU instead (same variants);
@@ -165,7 +165,7 @@ def main():
     p.add_argument("--cell", default="vanilla", choices=["vanilla", "gru"],
                    help="gru: rnn_tf's GRU against keras.layers.GRU")
     p.add_argument("--record", action="store_true",
-                   help="write the JSON record and the README's table")
+                   help="write the JSON record and docs/speed.md's table")
     p.add_argument("--table", default=None, help="print the table of this record file")
     args = p.parse_args()
     if args.table:
@@ -182,20 +182,33 @@ def main():
         name = "train_throughput" + ("_gru" if args.cell == "gru" else "")
         rec = record.write(os.path.join(record.ROOT, "benchmarks", "records",
                                         name + ".json"), rec)
-        if args.cell == "vanilla":           # the README's table is the vanilla one
-            record.write_readme_section(name, table(rec))
+        if args.cell == "vanilla":           # docs/speed.md's table is the vanilla one
+            record.write_section(name, table(rec))
     print(table(rec))
 
 
+def round_ratios(rec, row):
+    """(lowest, highest) of the per-round ratios of `row` to keras in its config: the
+    variants run round-robin, so round i of every variant shares the machine's state."""
+    keras = next(r for r in rec["rows"] if r["config"] == row["config"]
+                 and r["variant"] == "keras")
+    ratios = [a / b for a, b in zip(row["reps"], keras["reps"]) if b]
+    return (min(ratios), max(ratios)) if ratios else (None, None)
+
+
 def table(rec):
-    """The markdown table of a record: tokens/s of each variant and its ratio to keras."""
+    """The markdown table of a record: tokens/s of each variant, its ratio to keras, and
+    the spread of that ratio over the rounds."""
     base = {"vanilla": "keras SimpleRNN", "gru": "keras GRU"}[rec["cell"]]
-    lines = [f"| config | variant | tokens/s (median of {rec['repeats']}) | ratio vs {base} |",
-             "|---|---|---|---|"]
+    lines = [f"| config | variant | tokens/s (median of {rec['repeats']}) | ratio vs {base} "
+             "| per-round ratio, lowest to highest |",
+             "|---|---|---|---|---|"]
     for r in rec["rows"]:
         ratio = "-" if r["ratio_vs_keras"] is None else f"{r['ratio_vs_keras']:.2f}×"
+        low, high = round_ratios(rec, r) if r.get("reps") else (None, None)
+        spread = "-" if low is None else f"{low:.2f}× to {high:.2f}×"
         lines.append(f"| {r['config']} | {r['variant']} | {r['tokens_per_s']:,.0f} | "
-                     f"{ratio} |")
+                     f"{ratio} | {spread} |")
     if "machine" in rec:
         lines += ["", record.provenance(rec)]
     return "\n".join(lines)

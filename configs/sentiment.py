@@ -17,8 +17,8 @@ baseline(s) at the same budget: Embedding(64) + Bidirectional(GRU(64)) 0.820 / 0
 benchmarks/results.json, `python benchmarks/results_table.py --task=sentiment`; 2026-12-06
 13:11 UTC, revision not recorded).
 
-Trained on one source and scored on the other: `python
-benchmarks/sentiment_cross_domain.py --seeds 0 1 2`, with `--set model.lexicon=vader` or
+Trained on one source and scored on the other source's sentences outside this config's
+validation and test splits: `python benchmarks/sentiment_cross_domain.py --seeds 0 1 2`, with `--set model.lexicon=vader` or
 `--set model.lexicon=` to compare the lexicon settings.
 """
 

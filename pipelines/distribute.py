@@ -80,7 +80,7 @@ def make(config):
                 "train.strategy='multi_worker' reads the cluster from TF_CONFIG, which is "
                 "not set; export TF_CONFIG='{\"cluster\": {\"worker\": [\"host1:port\", "
                 "\"host2:port\"]}, \"task\": {\"type\": \"worker\", \"index\": 0}}' on each "
-                "worker (README, 'Several devices and hosts').")
+                "worker (docs/distribute.md).")
         try:
             _MADE["multi_worker"] = tf.distribute.MultiWorkerMirroredStrategy()
         except RuntimeError as e:

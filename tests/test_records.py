@@ -1,10 +1,10 @@
-"""Benchmark records: the README's generated sections are the tables of the committed
-JSON records, and each record says where it came from."""
+"""Benchmark records: every generated section of the README, RESULTS.md and docs/ is the
+table of its committed JSON record, and each record says where it came from."""
 
 import json
 import os
 
-from benchmarks import mirrored_scaling
+from benchmarks import mirrored_scaling, record
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -16,9 +16,8 @@ def test_mirrored_scaling_section_is_the_table_of_its_record():
                 "command", "measurements"):
         assert key in rec, key
     assert {m["variant"] for m in rec["measurements"]} == set(mirrored_scaling.VARIANTS)
-    with open(os.path.join(ROOT, "README.md")) as f:
-        text = f.read()
-    assert mirrored_scaling.readme_section(text, rec) == text
+    text = record.read_document("mirrored_scaling")
+    assert mirrored_scaling.document_section(text, rec) == text
 
 
 def test_main_job_line_is_the_line_of_its_record():
@@ -27,20 +26,36 @@ def test_main_job_line_is_the_line_of_its_record():
         rec = json.load(f)
     assert {"revision", "dirty", "started_utc", "finished_utc", "machine", "command",
             "result"} <= set(rec)
-    with open(os.path.join(ROOT, "README.md")) as f:
-        text = f.read()
+    text = record.read_document("main_job")
     assert f"<!-- main_job -->\n{main_job.line(rec)}\n<!-- /main_job -->" in text
     with open(os.path.join(ROOT, "configs", "default.py")) as f:
         assert main_job.expected_paragraph(rec) in f.read()
 
 
 def test_throughput_and_latency_sections_are_the_tables_of_their_records():
-    from benchmarks import generation_latency, record, train_throughput
-    with open(os.path.join(ROOT, "README.md")) as f:
-        text = f.read()
+    from benchmarks import generation_latency, train_throughput
+    text = record.read_document("train_throughput")
     with open(os.path.join(ROOT, "benchmarks", "records", "train_throughput.json")) as f:
         rec = json.load(f)
     assert record.section(text, "train_throughput", train_throughput.table(rec)) == text
+    text = record.read_document("generation_latency")
     with open(generation_latency.RECORD) as f:
         rec = json.load(f)
     assert record.section(text, "generation_latency", generation_latency.table(rec)) == text
+
+
+def test_results_sections_are_the_tables_of_results_json():
+    from benchmarks import results_table
+    with open(results_table.RESULTS) as f:
+        results = json.load(f)
+    text = record.read_document("results")
+    assert record.section(text, "results", results_table.summary(results)) == text
+    text = record.read_document("results_full")
+    assert record.section(text, "results_full", results_table.table(results)) == text
+
+
+def test_every_generated_section_is_in_its_document_once():
+    for name, path in record.DOCUMENTS.items():
+        text = record.read_document(name)
+        assert text.count(f"<!-- {name} -->\n") == 1 and text.count(f"<!-- /{name} -->") == 1, \
+            (name, path)
