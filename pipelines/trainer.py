@@ -39,6 +39,7 @@ import tensorflow as tf
 
 from pipelines import common, distribute, training
 from pipelines.tasks import base
+from rnn_tf import diagnostics
 
 
 def inputs(task, config, workdir):
@@ -189,8 +190,15 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
     stopped = "steps"
     requests = stack.enter_context(training.stop_requests())
 
-    def validate(s):
-        """Validation at step s; saves the weights when they score best so far."""
+    def validate(s, batch):
+        """Validation at step s; saves the weights when they score best so far. Logs the
+        BPTT view of the training batch `batch` (one replica's rows)."""
+        view = task.bptt_view(model, batch) if chief else None
+        if view is not None:
+            reach = diagnostics.reach(view[1])
+            with writers["train"].as_default(step=s):
+                tf.summary.image("bptt_gradient", training.bptt_plot(*view, reach))
+                tf.summary.scalar("gradient_reach_steps", reach)
         if ema:
             raw = base.quick_eval(task, model, features["validation"], monitored)
             training.swap(variables, ema)       # the model now holds the averaged weights
@@ -253,7 +261,7 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
                     tf.summary.text(name, text)
         out_of_time = bool(t.time_budget_s) and time.time() - start_time >= t.time_budget_s
         if s % t.eval_every == 0 or s == t.steps or out_of_time:   # the last step counts
-            validate(s)
+            validate(s, local[0])
             if t.early_stopping_patience and int(bad_evals) >= t.early_stopping_patience:
                 stopped = "early_stopping"
         if out_of_time and stopped == "steps":

@@ -156,16 +156,24 @@ def swap(variables, others):
         o.assign(value)
 
 
-def gradient_plot(norms):
-    """PNG bytes of |dL/da<t>| against t, as a [1, H, W, 4] uint8 image for tf.summary."""
+def bptt_plot(total, lag, reach):
+    """PNG of the BPTT view (`rnn_tf.diagnostics.state_gradient_norms`) as a [1, H, W, 4]
+    uint8 image for tf.summary: left, ||dL<T>/da<T-k>|| against the lag k, log scale,
+    with the reach marked; right, ||dL/da<t>|| (L summed over steps) against t."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 3), dpi=80)
-    ax.semilogy(np.arange(1, len(norms) + 1), np.maximum(norms, 1e-12))
-    ax.set_xlabel("time step t in the window")
-    ax.set_ylabel("mean |dL/da<t>|")
-    ax.set_title("how far back the gradient reaches")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4), dpi=80)
+    left.semilogy(np.arange(len(lag)), np.maximum(lag, 1e-30))
+    if 0 < reach < len(lag):
+        left.axvline(reach, color="grey", linestyle=":")
+    left.set_xlabel("lag k (steps back from the window's last step T)")
+    left.set_ylabel("||dL<T>/da<T-k>||")
+    left.set_title(f"how far back the gradient reaches: {reach} steps to 1e-3")
+    right.semilogy(np.arange(1, len(total) + 1), np.maximum(total, 1e-30))
+    right.set_xlabel("step t in the window")
+    right.set_ylabel("||dL/da<t>||, L = sum of L<t>")
+    right.set_title("what BPTT carries to each step")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

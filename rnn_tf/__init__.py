@@ -8,7 +8,7 @@ from rnn_tf.cells import GRUCell, LSTMCell, VanillaCell  # noqa: E402
 from rnn_tf.recurrent import RNN, dynamic_unroll  # noqa: E402
 from rnn_tf.bidirectional import Bidirectional  # noqa: E402
 from rnn_tf.heads import Head  # noqa: E402
-from rnn_tf import convert, heads, models  # noqa: E402
+from rnn_tf import convert, diagnostics, heads, models  # noqa: E402
 
 __all__ = ["RNN", "Bidirectional", "Head", "VanillaCell", "GRUCell", "LSTMCell",
-           "dynamic_unroll", "convert", "heads", "models"]
+           "dynamic_unroll", "convert", "diagnostics", "heads", "models"]

@@ -184,7 +184,9 @@ class LanguageModel(keras.Model):
       ids: <int32>[batch, time].
       initial_state: list per layer of lists of <float32>[batch, units], or None (zeros).
       mask: <bool>[batch, time] or None.
-      return_hidden: also return the first layer's output sequence (for gradient views).
+      return_hidden: also return the first layer's output sequence.
+      state_probe: <float32>[batch, time, units] or None, the first layer's `state_probe`
+        (`rnn_tf.diagnostics`: dL/da<t> as BPTT carries it).
     Returns:
       (logits <float32>[batch, time, vocab], final_state) [+ hidden <float32>[B, T, H]].
     """
@@ -236,11 +238,12 @@ class LanguageModel(keras.Model):
         return [[ops.zeros((batch_size, self.units))] * layer._num_states
                 for layer in self.rnns]
 
-    def call(self, ids, initial_state=None, mask=None, training=None, return_hidden=False):
+    def call(self, ids, initial_state=None, mask=None, training=None, return_hidden=False,
+             state_probe=None):
         h, final, hidden = ids, [], None
         for i, layer in enumerate(self.rnns):
             out = layer(h, initial_state=None if initial_state is None else initial_state[i],
-                        mask=mask)
+                        mask=mask, state_probe=state_probe if i == 0 else None)
             y, states = out[0], list(out[1:])
             if i == 0:
                 hidden = y

@@ -10,6 +10,7 @@ import tensorflow as tf
 from rnn_tf import bptt
 from rnn_tf import cells
 from rnn_tf import device
+from rnn_tf import diagnostics
 from rnn_tf import validation
 from rnn_tf.unroll import dynamic_unroll  # noqa: F401  (rnn_tf.dynamic_unroll)
 
@@ -81,6 +82,9 @@ class RNN(keras.layers.Layer):
       lengths: `<int32>[batch]` valid lengths; the same as a mask of `t < length`.
         Combined with `mask` by AND when both are given.
       training: unused by the vanilla cell; passed to custom cells.
+      state_probe: `<float>[batch, time, units]` or None: added to a<t> after each step
+        (`dynamic_unroll`); pass zeros and take the gradient for it to read dL/da<t> with
+        every later step's share (`rnn_tf.diagnostics`). Unrolls with autodiff.
 
     Returns:
       `<float>[batch, time, units]` if return_sequences else `<float>[batch, units]`;
@@ -203,7 +207,8 @@ class RNN(keras.layers.Layer):
         validation.validate(self, inputs, mask, lengths, initial_state)
 
     # ------------------------------------------------------------------ call
-    def call(self, inputs, initial_state=None, mask=None, lengths=None, training=None):
+    def call(self, inputs, initial_state=None, mask=None, lengths=None, training=None,
+             state_probe=None):
         inputs = tf.convert_to_tensor(inputs)
         if initial_state is not None:
             if not isinstance(initial_state, (list, tuple)):
@@ -227,7 +232,13 @@ class RNN(keras.layers.Layer):
         if initial_state is None:
             zeros = tf.zeros(tf.stack([tf.shape(inputs)[0], self.units]), self.compute_dtype)
             initial_state = [zeros] * self._num_states
-        if tf.executing_eagerly():
+        if state_probe is None:
+            state_probe = diagnostics.active_probe(self)
+        if state_probe is not None:
+            output_sequence, final_state = self._unroll_piece(
+                inputs, initial_state, mask, training, False,
+                tf.cast(state_probe, self.compute_dtype))
+        elif tf.executing_eagerly():
             output_sequence, final_state = self._eager_fn(inputs, mask)(
                 inputs, initial_state, *([] if mask is None else [mask]))
         else:
@@ -274,7 +285,7 @@ class RNN(keras.layers.Layer):
         return (tf.concat([o[0] for o in outs], 0),
                 [tf.concat(list(s), 0) for s in zip(*[o[1] for o in outs])])
 
-    def _unroll_piece(self, inputs, initial_state, mask, training, compiled):
+    def _unroll_piece(self, inputs, initial_state, mask, training, compiled, probe=None):
         """Runs the cell over time. Batch-major in and out; time-major inside.
 
         Args:
@@ -284,6 +295,7 @@ class RNN(keras.layers.Layer):
           training: passed to a generic cell's call.
           compiled: bool, whether the fused kernel's loops are XLA-compiled functions
             (`device.compile_loops`, decided once in `_unroll` for all pieces).
+          probe: <float>[B, T, H] or None, the call's `state_probe` (generic unroll).
         Returns:
           output_sequence <float>[B, T, H] (zeros at padded steps), final_state: list of
           <float>[B, H].
@@ -291,16 +303,16 @@ class RNN(keras.layers.Layer):
         perm = [1, 0] + list(range(2, inputs.shape.rank))
         x = tf.transpose(inputs, perm)                                  # (T, B, ...)
         m = None if mask is None else tf.transpose(mask)[:, :, None]    # (T, B, 1)
+        p = None if probe is None else tf.transpose(probe, [1, 0, 2])
         if self.go_backwards:
-            x = tf.reverse(x, [0])
-            m = None if m is None else tf.reverse(m, [0])
-        if self._implementation.fused:
+            x, m, p = [None if v is None else tf.reverse(v, [0]) for v in (x, m, p)]
+        if self._implementation.fused and p is None:
             a0 = initial_state[0]
             A = self._fused(x, a0, m, compiled)                         # (T, B, H)
             # a sequence of length 0 ends in a<0>
             final_state = [bptt.if_steps(A, lambda: A[-1], lambda: a0)]
         else:
-            A, final_state = self._generic(x, initial_state, m, training)
+            A, final_state = self._generic(x, initial_state, m, training, p)
         output_sequence = A if m is None else tf.where(m, A, tf.zeros_like(A))
         return tf.transpose(output_sequence, [1, 0, 2]), final_state     # (B, T, H)
 
@@ -320,7 +332,7 @@ class RNN(keras.layers.Layer):
         xp = cell.project_inputs(x, W_ax, b_a)                            # (T, B, H), hoisted
         return bptt.fused_unroll(xp, W_aa, a0, m, name, compiled)
 
-    def _generic(self, x, states, m, training):
+    def _generic(self, x, states, m, training, probe=None):
         cell = self.cell
         if isinstance(cell, cells.VanillaCell):
             W_aa, W_ax, b_a = cell.weight_tensors(self.compute_dtype)
@@ -340,7 +352,7 @@ class RNN(keras.layers.Layer):
                 output, next_state = cell(x_t, s, training=training)
                 return output, list(next_state) if isinstance(
                     next_state, (list, tuple)) else [next_state]
-        return dynamic_unroll(step, x, list(states), m)
+        return dynamic_unroll(step, x, list(states), m, probe)
 
     # ------------------------------------------------------------------ keras plumbing
     def compute_output_shape(self, input_shape, *args, **kwargs):

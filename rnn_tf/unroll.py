@@ -6,7 +6,7 @@ import tensorflow as tf
 from rnn_tf import bptt
 
 
-def dynamic_unroll(step, input_sequence, initial_state, mask=None):
+def dynamic_unroll(step, input_sequence, initial_state, mask=None, state_probe=None):
     """Generic unroll: `output<t>, state<t> = step(input<t>, state<t-1>)`, autodiff BPTT.
 
     Args:
@@ -15,6 +15,9 @@ def dynamic_unroll(step, input_sequence, initial_state, mask=None):
       input_sequence: `[time, batch, ...]` tensor (time-major).
       initial_state: nest of `<float>[batch, n]`.
       mask: `<bool>[time, batch, 1]` or None. A masked step keeps the previous state.
+      state_probe: `<float>[time, batch, n]` or None, added to the first state after each
+        step (and the step's output is that state): with zeros nothing changes, and the
+        gradient of a loss for the probe is dL/da<t> through every later step (BPTT).
     Returns:
       (output_sequence `[time, batch, n]`, final_state nest). A sequence of length 0 gives
       `[0, batch, n]` (n: the first state's width when no step was traced) and the initial
@@ -26,6 +29,8 @@ def dynamic_unroll(step, input_sequence, initial_state, mask=None):
     T = tf.shape(input_sequence)[0]
     inputs_ta = tf.TensorArray(input_sequence.dtype, size=T,
                                infer_shape=False).unstack(input_sequence)
+    probe_ta = None if state_probe is None else tf.TensorArray(
+        state_probe.dtype, size=T, infer_shape=False).unstack(state_probe)
     mask_ta = None if mask is None else tf.TensorArray(
         tf.bool, size=T, infer_shape=False).unstack(mask)
     out_shape = tf.TensorShape(flat0[0].shape[:1]).concatenate([None])
@@ -35,6 +40,9 @@ def dynamic_unroll(step, input_sequence, initial_state, mask=None):
         prev_state = tf.nest.pack_sequence_as(initial_state, flat_state)
         output, next_state = step(inputs_ta.read(t), prev_state)
         flat_next = tf.nest.flatten(next_state)
+        if probe_ta is not None:
+            output = flat_next[0] + probe_ta.read(t)
+            flat_next = [output] + flat_next[1:]
         if mask_ta is not None:
             m = mask_ta.read(t)
             flat_next = [tf.where(m, n, p) for n, p in zip(flat_next, flat_state)]

@@ -103,3 +103,19 @@ def gru_backward(x, W, U, cache, d_outputs, d_final):
         dh = gm * z + d_rec @ U.T + np.where(m, 0.0, g)
     grads["a0"] = dh
     return grads
+
+
+def state_gradients(W_aa, states, d_outputs, act="tanh"):
+    """dL/da<t> <float64>[B, T, H] as BPTT carries it: step t's own term d_outputs[:, t]
+    plus what step t+1 sends back through W_aa (the `g<t>` of `backward`). `states` from
+    `forward` (not reversed); a masked step passes its gradient straight through."""
+    gprime = ACT[act][1]
+    out = np.zeros_like(d_outputs, dtype=np.float64)
+    dh = np.zeros(d_outputs[:, 0].shape)
+    for k in range(len(states) - 1, -1, -1):
+        t, a_prev, a, m = states[k]
+        g = d_outputs[:, k] * m + dh
+        out[:, k] = np.where(m, g, 0.0)
+        dz = np.where(m, g * gprime(a), 0.0)
+        dh = dz @ W_aa.T + np.where(m, 0.0, g)
+    return out

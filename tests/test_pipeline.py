@@ -171,7 +171,8 @@ def test_tensorboard_logs_have_the_expected_tags(tiny_run):
         tags[run] = set(acc.Tags()["tensors"])
     for tag in ("loss", "nats_per_char", "bits_per_char", "gradient_global_norm",
                 "parameter_norm", "learning_rate", "tokens_per_s", "sample",
-                "gradient_norm_by_time_step", "activations/rnn_0", "_hparams_/session_start_info"):
+                "bptt_gradient", "gradient_reach_steps", "activations/rnn_0",
+                "_hparams_/session_start_info"):
         assert tag in tags["train"], (tag, sorted(tags["train"]))
     assert any(t.startswith("weights/") for t in tags["train"])
     assert "nats_per_char" in tags["validation"]

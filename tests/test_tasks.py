@@ -80,6 +80,9 @@ def test_tiny_task_end_to_end_and_fresh_process_export(name, tmp_path):
     task = tasks.get(config)
     assert np.isfinite(metrics["validation"][task.primary])
     assert np.isfinite(metrics["test"][task.primary])
+    # the BPTT view of the recurrent layer at each validation (rnn_tf.diagnostics)
+    reach = logged(workdir, "gradient_reach_steps")
+    assert reach and all(0 <= r <= 1000 for _, r in reach), reach
     # the same answers in a process that never imports our code ...
     fresh, *edge = _fresh_process(export.export_dir(workdir), input_name,
                                   [inputs] + EDGE_BATCHES, str(tmp_path))
@@ -141,6 +144,7 @@ def test_music_tiny_end_to_end_writes_midi_and_answers_in_fresh_process(tmp_path
     start = time.time()
     run_pipeline(config, workdir, list(STAGES), log=lambda *a: None)
     assert time.time() - start < 60
+    assert logged(workdir, "gradient_reach_steps")          # the BPTT view is logged
     midi = os.path.join(workdir, "export", "sample.mid")
     assert os.path.getsize(midi) > 0
     from music21 import converter

@@ -40,6 +40,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines import common, ingest, text
+from rnn_tf import diagnostics
 
 SPLITS = ("train", "validation", "test")
 
@@ -125,6 +126,46 @@ class Task:
         """{"image/<name>": <uint8>[1, H, W, C] | "histogram/<name>": tensor}, logged on
         histogram steps; none by default."""
         return {}
+
+    def bptt_view(self, model, batch):
+        """(total, lag) <float32>[T] each: the recurrent layer's dL/da<t> as BPTT carries
+        it (`rnn_tf.diagnostics.state_gradient_norms`) on a few rows of a training batch,
+        logged at every validation; None: the task has no such view."""
+        return None
+
+    def probed_view(self, model, layer, loss_fn, batch, steps_key, rows=8):
+        """`bptt_view` for the states of `layer` (an rnn_tf.RNN, or a Bidirectional's
+        forward layer), on the first `rows` rows of `batch`, from one tf.function per
+        model.
+
+        Args:
+          loss_fn: callable(model, batch) -> <float32>[B, T] per-step losses (0 at padded
+            steps) or <float32>[B] per-example losses, in inference mode.
+          steps_key: the batch's <int32>[B, T] ids whose non-zero entries are the layer's
+            valid steps (pad id 0), or its <int32>[B] lengths beside a `roll`.
+        """
+        small = {k: v[:rows] for k, v in batch.items()}
+        fns = self.__dict__.setdefault("_bptt_views", {})
+        if id(model) not in fns:
+            rnn = diagnostics.recurrent_layer(layer)
+
+            # traced once: batches differ in length and size
+            @tf.function(input_signature=[{k: tf.TensorSpec([None] * len(v.shape), v.dtype)
+                                           for k, v in small.items()}])
+            def view(small):
+                def per_step_loss(probe):
+                    with diagnostics.probing(rnn, probe):
+                        return loss_fn(model, small)
+                ids = small[steps_key]
+                if ids.shape.rank == 1:                     # lengths of a [B, T, P] roll
+                    lengths, time = ids, tf.shape(small["roll"])[1]
+                else:
+                    lengths, time = tf.reduce_sum(tf.cast(ids > 0, tf.int32), 1), tf.shape(ids)[1]
+                shape = (tf.shape(lengths)[0], time, rnn.units)
+                return diagnostics.state_gradient_norms(per_step_loss, shape, lengths)
+            fns[id(model)] = (model, view)
+        total, lag = fns[id(model)][1](small)
+        return total.numpy(), lag.numpy()
 
     def samples(self, model, step):
         """{name: str} of text logged on sample steps; none by default."""

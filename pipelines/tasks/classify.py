@@ -84,6 +84,15 @@ class ClassifyTask(base.Task):
                                           tf.float32))
         return loss, {"accuracy": accuracy}
 
+    def bptt_view(self, model, batch):
+        """The first recurrent layer (forward direction); the loss is per sentence."""
+        def loss_fn(model, b):
+            logits = model(self.inputs(b["ids"], b.get("valence")), training=False)[:, 0]
+            return tf.nn.sigmoid_cross_entropy_with_logits(
+                labels=tf.cast(b["label"], tf.float32), logits=logits)
+        layer = next(l for l in model.layers if l.name.startswith("rnn_"))
+        return self.probed_view(model, layer, loss_fn, batch, "ids")
+
     def evaluate(self, model, features):
         nll, correct, n = 0.0, 0.0, 0
         for batch in self.dataset(features, 256):

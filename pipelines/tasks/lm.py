@@ -34,7 +34,7 @@ import tensorflow as tf
 
 from pipelines import common, ingest, training
 from pipelines.tasks import base, lm_data, serving
-from rnn_tf import heads
+from rnn_tf import diagnostics, heads
 from rnn_tf.models import LanguageModel
 from rnn_tf.sampling import Generator
 
@@ -198,21 +198,30 @@ class LMTask(base.Task):
                 "perplexity": math.exp(nats) if nats < 700 else math.inf}
 
     def summaries(self, model, batch):
-        """The first layer's activations, and mean |dL/da<t>| of the output a<t> for every
-        step t of the window."""
-        fns = self.__dict__.setdefault("_views", {})
+        """The first layer's activations."""
+        return {"histogram/activations/rnn_0": model(batch["inputs"], mask=batch["mask"],
+                                                     training=False, return_hidden=True)[2]}
+
+    def bptt_view(self, model, batch, rows=8):
+        """dL/da<t> of the first layer as BPTT carries it, on `rows` windows of `batch`
+        from a zero state (`rnn_tf.diagnostics`): (total, lag), <float32>[T] each."""
+        x, y, m = (batch[k][:rows] for k in ("inputs", "targets", "mask"))
+        fns = self.__dict__.setdefault("_bptt_views", {})
         if id(model) not in fns:
-            @tf.function
-            def views(x, y, m):
-                with tf.GradientTape() as tape:
-                    logits, _, hidden = model(x, mask=m, training=False, return_hidden=True)
-                    loss = heads.softmax_loss(y, logits, m, "mean_per_token")
-                d_hidden = tape.gradient(loss, hidden)
-                return hidden, tf.reduce_mean(tf.norm(d_hidden, axis=-1), axis=0)
-            fns[id(model)] = (model, views)
-        hidden, d_norm = fns[id(model)][1](batch["inputs"], batch["targets"], batch["mask"])
-        return {"histogram/activations/rnn_0": hidden,
-                "image/gradient_norm_by_time_step": training.gradient_plot(d_norm.numpy())}
+            @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2 +
+                         [tf.TensorSpec([None, None], tf.bool)])         # traced once
+            def view(x, y, m):
+                def per_step_loss(probe):
+                    logits = model(x, mask=m, training=False, state_probe=probe)[0]
+                    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)
+                    return tf.where(m, ce, 0.0)
+                lengths = tf.reduce_sum(tf.cast(m, tf.int32), 1)
+                return diagnostics.state_gradient_norms(
+                    per_step_loss, (tf.shape(x)[0], tf.shape(x)[1], model.units), lengths)
+            fns[id(model)] = (model, view)
+        total, lag = fns[id(model)][1](tf.cast(x, tf.int32), tf.cast(y, tf.int32),
+                                       tf.cast(m, tf.bool))
+        return total.numpy(), lag.numpy()
 
     def samples(self, model, step):
         vocab = self.meta["vocab"]

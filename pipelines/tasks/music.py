@@ -102,6 +102,13 @@ class MusicTask(base.Task):
         loss = heads.reduce_per_step(per_step, mask, "mean_per_token")
         return loss, {"nats_per_step": loss}
 
+    def bptt_view(self, model, batch):
+        """The first recurrent layer; a loss per time step."""
+        def loss_fn(model, b):
+            per_step, mask = self._per_step(model, b["roll"], False, b["length"])
+            return per_step * mask
+        return self.probed_view(model, model.get_layer("rnn_0"), loss_fn, batch, "length")
+
     def evaluate(self, model, features):
         total, steps = 0.0, 0.0
         for batch in self.dataset(features, 32):

@@ -97,6 +97,15 @@ class Seq2SeqTask(base.Task):
     def loss_units(self, batch):
         return tf.reduce_sum(tf.cast(batch["target_out"] > 0, tf.int32))  # target tokens
 
+    def bptt_view(self, model, batch):
+        """The encoder's states; the loss, per sentence, is the decoder's summed over the
+        target, so the view shows how much of it reaches each source position."""
+        def loss_fn(model, b):
+            logits = model((b["source"], b["target_in"]), training=False)
+            nll = tf.nn.sparse_softmax_cross_entropy_with_logits(b["target_out"], logits)
+            return tf.reduce_sum(tf.where(b["target_out"] > 0, nll, 0.0), 1)
+        return self.probed_view(model, model.encoder, loss_fn, batch, "source")
+
     def loss(self, model, batch, training, seed=None):
         logits = model((batch["source"], batch["target_in"]), training=training)
         y = batch["target_out"]

@@ -90,6 +90,15 @@ class TagTask(base.Task):
                                    batch["tags"]), tf.float32)
         return tf.reduce_sum(nll * mask) / n, {"accuracy": tf.reduce_sum(correct * mask) / n}
 
+    def bptt_view(self, model, batch):
+        """The first word-level BiRNN (forward direction); a loss per word."""
+        def loss_fn(model, b):
+            logits = model((b["word_ids"], b["char_ids"]), training=False)
+            nll = tf.nn.sparse_softmax_cross_entropy_with_logits(b["tags"], logits)
+            return tf.where(b["word_ids"] > 0, nll, 0.0)
+        return self.probed_view(model, model.get_layer("birnn_0"), loss_fn, batch,
+                                "word_ids")
+
     def evaluate(self, model, features):
         sums = collections.Counter()
         for batch in self.dataset(features, 128):
