@@ -8,6 +8,7 @@ table (`results_full`), each config's "Expected:" paragraph and benchmarks/resul
     python benchmarks/results_table.py --all                # also the EXTRA rows
     python benchmarks/results_table.py --list
     python benchmarks/results_table.py --render             # tables from results.json only
+    python benchmarks/results_table.py --keras-arch         # the baselines' models on rnn_tf
 
 Each row: task, data, model, parameters, wall time of our pipeline (all stages), our
 validation and test metric, the Keras baseline's, and the command that made our row.
@@ -75,12 +76,18 @@ def workdir_of(task):
     return os.path.join(ROOT, "bench_out", "results", task)
 
 
-def run_ours(task):
-    """Runs the task's pipeline from nothing: into a fresh directory that replaces the
-    task's workdir only when the run succeeds. (In the old workdir the pipeline would
-    find its finished stages for the same config and skip them.)"""
-    config_path = TASKS[task][0]
-    workdir = workdir_of(task)
+# tasks whose config has the `keras_arch` variant: the Keras baseline's model on rnn_tf
+KERAS_ARCH = ("char_lm_vanilla", "char_lm_gru", "char_lm_deep", "sentiment", "upos",
+              "dates", "translation", "bach")
+
+
+def run_ours(task, variant=""):
+    """Runs the task's pipeline (its config, or its `variant`) from nothing: into a fresh
+    directory that replaces the workdir only when the run succeeds. (In the old workdir
+    the pipeline would find its finished stages for the same config and skip them.)"""
+    config_path = TASKS[task][0] + (f":{variant}" if variant else "")
+    name = task + (f"_{variant}" if variant else "")
+    workdir = workdir_of(name)
     fresh = workdir + ".new"
     shutil.rmtree(fresh, ignore_errors=True)
     cmd = [sys.executable, "-m", "pipelines.train", f"--config={config_path}",
@@ -100,7 +107,7 @@ def run_ours(task):
     metrics = common.read_json(os.path.join(workdir, "evaluate", "metrics.json"))
     train = common.read_manifest(workdir, "train")["metrics"]
     return {"command": f"python -m pipelines.train --config={config_path} "
-                       f"--workdir=runs/{task}",
+                       f"--workdir=runs/{name}",
             "wall_seconds": round(wall, 1), "train_seconds": train.get("train_seconds"),
             "parameters": train.get("parameters"), "validation": metrics["validation"],
             "test": metrics["test"], "tail": proc.stdout.strip().splitlines()[-6:]}
@@ -181,9 +188,9 @@ def _fmt(value, metric):
 
 def table(results):
     lines = ["| task | data | model (ours) | params | wall, ours | metric | ours val / test "
-             "| Keras baseline, same budget | params | baseline val / test | ours better "
-             "| measured | command |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| Keras baseline, same budget | params | baseline val / test | the baseline's "
+             "model on rnn_tf, our pipeline, val / test | ours better | measured | command |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for task, (config_path, data, metric, higher, _) in TASKS.items():
         r = results.get(task)
         if not r:
@@ -200,6 +207,7 @@ def table(results):
                 f"{' (the ' + b['shared_from'] + ' run)' if b.get('shared_from') else ''} | "
                 f"{b['parameters']:,} | "
                 f"{_fmt(b['validation'][metric], metric)} / {_fmt(b['test'][metric], metric)} | "
+                f"{same_model(results, task, b, metric)} | "
                 f"{'yes' if better else 'no'} | {measured(r)} | `{o['command']}` |")
     total, unrecorded = walls(results, default_tasks())
     if total:
@@ -219,16 +227,42 @@ def table(results):
     return "\n".join(lines)
 
 
+def run_keras_arch(task, provenance):
+    """The task's `keras_arch` run (the Keras baseline's model built from rnn_tf, through
+    our pipeline), with the baseline's model name and its provenance."""
+    print(f"[{task}] the baseline's model on rnn_tf ...", flush=True)
+    row_start = record.now()
+    row = run_ours(task, "keras_arch")
+    module = importlib.import_module("configs." + os.path.basename(TASKS[task][0])[:-3])
+    row["model"] = module.get_config("keras_arch").model.keras_arch
+    row["provenance"] = dict(provenance, started_utc=row_start, finished_utc=record.now())
+    print(f"  {row['validation']} / {row['test']}", flush=True)
+    return row
+
+
+def same_model(results, task, baseline, metric):
+    """The row's `keras_arch` run's val / test (the baseline's model built from rnn_tf,
+    trained by our pipeline with the row's recipe and budget) beside the baseline whose
+    model it is; '-' where not run."""
+    k = results[task].get("keras_arch")
+    if not k or k.get("model") != baseline["model"]:
+        return "-"
+    return (f"{_fmt(k['validation'][metric], metric)} / {_fmt(k['test'][metric], metric)} "
+            f"({k['provenance']['revision'][:7]})")
+
+
 def measured(row):
     """Where a row came from: its revision (and a dirty tree), UTC date and CPU, from the
     provenance the script recorded with it; rows refreshed before the script recorded it
-    say so."""
+    say so. A row whose baselines were re-run alone (--baselines-only) names both runs."""
     p = row.get("provenance")
     if not p:
         return f"{row.get('date', '?')} UTC, revision not recorded"
-    return (f"{p['revision'][:7]}{' (dirty)' if p['dirty'] else ''}, "
-            f"{p['started_utc'][:16].replace('T', ' ')} UTC, {p['machine']['cores']}-core "
-            f"{p['machine']['cpu']}")
+    where = lambda p: (f"{p['revision'][:7]}{' (dirty)' if p['dirty'] else ''}, "
+                       f"{p['started_utc'][:16].replace('T', ' ')} UTC")
+    ours = row.get("ours_provenance")
+    runs = (f"ours {where(ours)}; baselines {where(p)}" if ours else where(p))
+    return f"{runs}, {p['machine']['cores']}-core {p['machine']['cpu']}"
 
 
 def expected_paragraph(task, results):
@@ -256,7 +290,7 @@ def write_configs(results, tasks):
 
 def walls(results, tasks):
     """(seconds, tasks with an unrecorded baseline wall): the wall times of `tasks`'
-    rows, ours and their baselines, each baseline run once. A baseline shared from a row
+    rows, ours (and the keras_arch run) and their baselines, each baseline run once. A baseline shared from a row
     outside `tasks` counts that row's run, as a refresh of `tasks` alone would train it;
     baselines of the same model, data and budget count once, as one run would share them
     (rows refreshed in different runs each keep their own)."""
@@ -265,6 +299,7 @@ def walls(results, tasks):
         if task not in results:
             continue
         total += results[task]["ours"]["wall_seconds"]
+        total += (results[task].get("keras_arch") or {}).get("wall_seconds", 0.0)
         for b in results[task]["baselines"]:
             source = b.get("shared_from") or task
             key = (b["model"], TASKS[task][1], b["budget_seconds"])
@@ -293,7 +328,8 @@ def summary(results):
     """The README's table: one line per task, ours against the best Keras baseline of the
     same run (best by validation)."""
     lines = ["| task | metric | rnn_tf recipe, val / test | best Keras baseline, same budget, "
-             "val / test | measured |", "|---|---|---|---|---|"]
+             "val / test | that model on rnn_tf, val / test | measured |",
+             "|---|---|---|---|---|---|"]
     for task, (_, _, metric, higher, _) in TASKS.items():
         r = results.get(task)
         if not r:
@@ -305,7 +341,7 @@ def summary(results):
             f"| {task} | {metric} | {_fmt(o['validation'][metric], metric)} / "
             f"{_fmt(o['test'][metric], metric)} | {b['model']}: "
             f"{_fmt(b['validation'][metric], metric)} / {_fmt(b['test'][metric], metric)} | "
-            f"{measured(r)} |")
+            f"{same_model(results, task, b, metric)} | {measured(r)} |")
     return "\n".join(lines)
 
 
@@ -323,6 +359,10 @@ def main():
     parser.add_argument("--all", action="store_true",
                         help=f"every task, {', '.join(EXTRA)} included")
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--keras-arch", action="store_true",
+                        help="run only the tasks' keras_arch variants (the baseline's model "
+                             f"built from rnn_tf; {', '.join(KERAS_ARCH)}) and keep the "
+                             "other columns")
     parser.add_argument("--render", action="store_true",
                         help="run nothing: rewrite the README's and RESULTS.md's tables and "
                              "the configs' Expected paragraphs from benchmarks/results.json")
@@ -342,6 +382,16 @@ def main():
     if args.render:
         write_documents(results)
         write_configs(results, [t for t in TASKS if t in results])
+        print(summary(results))
+        return
+    if args.keras_arch:
+        provenance = record.start()
+        for task in [t for t in (args.task or KERAS_ARCH) if t in KERAS_ARCH]:
+            if task not in results:
+                raise SystemExit(f"error: {task} has no row yet; run --task={task} first")
+            results[task]["keras_arch"] = run_keras_arch(task, provenance)
+            save(results)
+            write_documents(results)
         print(summary(results))
         return
     if args.all and args.task:
@@ -367,11 +417,18 @@ def main():
             baselines = run_baselines(task, shared)
             for b in baselines:
                 print(f"  {b['model']}: {b['validation']} / {b['test']}", flush=True)
+        keras_arch = (run_keras_arch(task, provenance) if task in KERAS_ARCH
+                      and not args.no_baselines and not args.baselines_only
+                      else results.get(task, {}).get("keras_arch"))
+        previous = results.get(task, {})
         results[task] = {"model": model_description(task), "ours": ours,
-                         "baselines": baselines,
+                         "baselines": baselines, "keras_arch": keras_arch,
                          "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
                          "provenance": dict(provenance, started_utc=row_start,
                                             finished_utc=record.now())}
+        if args.baselines_only and previous.get("provenance"):   # ours was measured then
+            results[task]["ours_provenance"] = previous.get("ours_provenance",
+                                                            previous["provenance"])
         if full and task == todo[-1]:
             results["_full_refresh"] = {
                 "wall_seconds": round(time.time() - run_start, 1), "tasks": todo,

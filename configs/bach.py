@@ -47,6 +47,9 @@ def get_config(variant=None):
         c.data.dataset = "bach_chorales/small"
         c.model.units = 16
         c.eval.bless_threshold = 100.0
+    elif variant == "keras_arch":
+        supervised.keras_arch(c, "GRU(128) + Dense(sigmoid)", units=128)
     elif variant:
-        raise ValueError(f"unknown config variant {variant!r}; use 'tiny' or none")
+        raise ValueError(f"unknown config variant {variant!r}; use 'tiny', 'keras_arch' "
+                         "or none")
     return c

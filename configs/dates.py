@@ -63,6 +63,10 @@ def get_config(variant=None):
         c.model.units = 16
         c.eval.quick_examples = 32
         c.eval.bless_threshold = 0.0
+    elif variant == "keras_arch":
+        supervised.keras_arch(c, "Embedding(16) + GRU(128) encoder, GRU(128) decoder",
+                             attention=False, source_embedding_dim=16)
     elif variant:
-        raise ValueError(f"unknown config variant {variant!r}; use 'tiny' or none")
+        raise ValueError(f"unknown config variant {variant!r}; use 'tiny', 'keras_arch' "
+                         "or none")
     return c

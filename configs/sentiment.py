@@ -52,6 +52,10 @@ def get_config(variant=None):
         supervised.shrink(c)
         c.model.units = 16
         c.eval.bless_threshold = 0.0
+    elif variant == "keras_arch":
+        supervised.keras_arch(c, "Embedding(64) + Bidirectional(GRU(64))", lexicon="", word_dropout=0.0,
+                             embedding_dim=64)
     elif variant:
-        raise ValueError(f"unknown config variant {variant!r}; use 'tiny' or none")
+        raise ValueError(f"unknown config variant {variant!r}; use 'tiny', 'keras_arch' "
+                         "or none")
     return c

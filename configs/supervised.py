@@ -54,6 +54,7 @@ def base(name, task, dataset, manual_dir=""):
                                          # 'loss' = the validation loss (as Keras's
                                          # ModelCheckpoint(monitor='val_loss'))
     c.train.histogram_every = 500
+    c.train.sample_every = 500           # TensorBoard samples: predictions, a piano roll
     c.train.interrupt_after_steps = 0    # stop as if killed after N steps of this run
 
     c.eval = ml_collections.ConfigDict()
@@ -74,6 +75,19 @@ def shrink(c, steps=30):
     c.train.checkpoint_every = 10
     c.train.eval_every = 10
     c.train.histogram_every = 10
+    c.train.sample_every = 1000          # samples at the last step only
     c.train.time_budget_s = 0.0
     c.train.schedule = "steps"
+    return c
+
+
+def keras_arch(c, keras_model, **model):
+    """The `keras_arch` variant: the model of the task's Keras baseline in the results
+    table (`keras_model`, as benchmarks/keras_baselines.py builds it), built from rnn_tf
+    and trained by this pipeline for the same budget on the same transform artifacts.
+    `model` sets the fields that make the architecture the same (no lexicon, character
+    encoder, attention, dropout or augmentation the baseline lacks); the rest of the
+    config, training included, stays the task's. The results table's middle column."""
+    c.model.update(model)
+    c.model.keras_arch = keras_model
     return c

@@ -62,6 +62,11 @@ def get_config(variant=None):
         c.eval.quick_examples = 32
         c.eval.beam_width = 2
         c.eval.bless_threshold = 0.0
+    elif variant == "keras_arch":
+        supervised.keras_arch(c, "Embedding(128) + GRU(256) encoder, GRU(256) decoder",
+                             attention=False, source_embedding_dim=128)
+        c.eval.update(beam_width=1, length_penalty=0.0, replace_unk=False)   # greedy
     elif variant:
-        raise ValueError(f"unknown config variant {variant!r}; use 'tiny' or none")
+        raise ValueError(f"unknown config variant {variant!r}; use 'tiny', 'keras_arch' "
+                         "or none")
     return c

@@ -55,6 +55,10 @@ def get_config(variant=None):
         c.model.char_units = 8
         c.model.word_dim = 16
         c.eval.bless_threshold = 0.0
+    elif variant == "keras_arch":
+        supervised.keras_arch(c, "Embedding(100) + Bidirectional(LSTM(128))", char_units=0,
+                             dropout=0.0, word_dropout=0.0)
     elif variant:
-        raise ValueError(f"unknown config variant {variant!r}; use 'tiny' or none")
+        raise ValueError(f"unknown config variant {variant!r}; use 'tiny', 'keras_arch' "
+                         "or none")
     return c

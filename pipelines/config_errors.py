@@ -3,11 +3,10 @@ the fix: an unknown field (with the nearest valid one), a bad value, an unknown
 `:variant`, a config file that does not exist."""
 
 import difflib
-import importlib.util
 import os
 import re
 
-from pipelines import common
+from pipelines import common, config_help
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The exception line at the end of a traceback that ml_collections folds into its message.
@@ -17,7 +16,7 @@ _LAST_EXCEPTION = re.compile(r"(?:^|\s)(\w+(?:Error|Exception)): (.*)$")
 def explain(error, argv):
     """A one-line message for an exception raised while parsing `argv` (a list of str)."""
     message = " ".join(str(error).split())
-    config_arg = _flag_value(argv, "config") or os.path.join("configs", "default.py")
+    config_arg = flag_value(argv, "config") or os.path.join("configs", "default.py")
     if "Error whilst parsing config file" in message:
         found = _LAST_EXCEPTION.search(message)
         detail = found.group(2) if found else message
@@ -33,7 +32,7 @@ def explain(error, argv):
     return f"{message} (see --helpfull)"
 
 
-def _flag_value(argv, name):
+def flag_value(argv, name):
     """The value of the last --name=value (or --name value) in argv, as absl takes it."""
     value = None
     for i, arg in enumerate(argv):
@@ -45,8 +44,9 @@ def _flag_value(argv, name):
 
 
 def _unknown_field(argv, config_arg):
-    """'unknown config field X; the nearest is Y' for the first --config.X that the
-    config does not have, or None (all known, or the config does not load)."""
+    """"unknown config field 'X' in --config.a.X; did you mean 'Y'?" for the first
+    --config.a.X that the config does not have, or None (all known, or the config does
+    not load)."""
     try:
         fields = _fields(config_arg)
     except Exception:            # the config itself fails: ml_collections' message stands
@@ -58,20 +58,16 @@ def _unknown_field(argv, config_arg):
         if field in fields or any(f.startswith(field + ".") for f in fields):
             continue
         near = difflib.get_close_matches(field, sorted(fields), n=1, cutoff=0.0)
-        hint = f"; the nearest is {near[0]}" if near else ""
-        return (f"--config.{field}: config {config_arg} has no field {field}{hint} "
-                "(python -m pipelines.train --helpfull lists them).")
+        parent, _, leaf = field.rpartition(".")
+        if near and near[0].rpartition(".")[0] == parent:
+            near = [near[0].rpartition(".")[2]]           # the same section: its name
+        hint = f"; did you mean '{near[0]}'?" if near else ""
+        return (f"unknown config field '{leaf}' in --config.{field}{hint} "
+                f"(--config={config_arg} --help lists the fields)")
     return None
 
 
 def _fields(config_arg):
     """The dotted field names of the config that `config_arg` (path[:variant]) makes."""
-    path, _, variant = config_arg.partition(":")
-    if not os.path.exists(path):            # the default, relative to the project
-        path = os.path.join(ROOT, path)
-    spec = importlib.util.spec_from_file_location("_config_for_errors", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config(*([variant] if variant else []))
-    return set(common.flatten(config.to_dict()))
+    return set(common.flatten(config_help.load(config_arg).to_dict()))
 

@@ -100,16 +100,26 @@ def make(config):
     return tf.distribute.TPUStrategy(resolver)
 
 
+def _tf_config():
+    """TF_CONFIG as a dict ({} when unset or empty)."""
+    return json.loads(os.environ.get("TF_CONFIG", "") or "{}")
+
+
+def _chief_task(task_type, task_id):
+    """Whether the task (type, index) is the chief: the 'chief' task, or worker 0 of a
+    cluster that has none (or no cluster at all)."""
+    return task_type is None or task_type == "chief" or (
+        task_type == "worker" and task_id == 0 and "chief" not in
+        _tf_config().get("cluster", {}))
+
+
 def is_chief(strategy):
     """True on the worker that writes checkpoints, logs, exports and pushes: every
     strategy but multi_worker has one worker; there, worker 0 (or the 'chief' task)."""
     resolver = getattr(strategy, "cluster_resolver", None)
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
         return True
-    task_type, task_id = resolver.task_type, resolver.task_id
-    return task_type is None or task_type == "chief" or (
-        task_type == "worker" and task_id == 0 and "chief" not in json.loads(
-            os.environ.get("TF_CONFIG", "{}")).get("cluster", {}))
+    return _chief_task(resolver.task_type, resolver.task_id)
 
 
 def distributed_batches(strategy, make_dataset, start, global_batch):
@@ -154,8 +164,8 @@ def worker_checkpoints(workdir):
 def lost_peer(workdir, error):
     """The one line of a worker whose peer died: what failed, the checkpoint a restart
     resumes from, and the restart."""
-    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
-    chief = task.get("type") == "chief" or task.get("index", 0) == 0
+    task = _tf_config().get("task", {})
+    chief = _chief_task(task.get("type"), task.get("index", 0))
     folder = os.path.join(common.stage_dir(workdir, "train") if chief
                           else worker_checkpoints(workdir), "checkpoints")
     last = tf.train.latest_checkpoint(folder) if os.path.isdir(folder) else None

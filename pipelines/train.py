@@ -4,7 +4,8 @@
     python -m pipelines.train --config=configs/default.py:tiny --workdir=/tmp/tiny
     python -m pipelines.train --config=configs/default.py --config.train.steps=500 \\
         --workdir=runs/x --stages=train,evaluate --resume
-    python -m pipelines.train --helpfull
+    python -m pipelines.train --help                # the configs, one line each
+    python -m pipelines.train --config=configs/upos.py --help   # and that config's fields
 
 Stages, TFX-style, each an artifact directory under --workdir with a manifest.json:
 ingest -> transform -> train -> evaluate -> export -> push, each a generic module calling
@@ -21,7 +22,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from pipelines import common, config_errors, startup
+from pipelines import common, config_errors, config_help, startup
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = ("ingest", "transform", "train", "evaluate", "export", "push")
@@ -201,8 +202,23 @@ def _user_error(e):
     return common.UserError(config_errors.explain(e, sys.argv))
 
 
+def _help(argv):
+    """--help: what the command does, the configs, a given config's fields, the flags."""
+    config_arg = config_errors.flag_value(argv, "config")
+    print(__doc__.rstrip())
+    print("\nConfigs (--config=<file>, or <file>:tiny for its smoke run):\n"
+          + config_help.configs_listing())
+    if config_arg:
+        print(f"\nFields of --config={config_arg} (override with --config.<field>=<value>):"
+              f"\n{config_help.fields_listing(config_arg)}")
+    print("\nFlags:\n" + FLAGS.module_help(sys.modules[__name__]))
+
+
 def run():
     logging.set_verbosity(logging.WARNING)
+    if any(a in ("--help", "-h", "-?", "--helpshort") for a in sys.argv[1:]):
+        _help(sys.argv)
+        return
     # Ctrl-C outside training (which saves a checkpoint first) stops the run with one line;
     # the flag also catches an interrupt that a library turned into another exception
     interrupted = []

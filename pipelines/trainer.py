@@ -181,7 +181,7 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
         step_fn = lambda batch: distribute.first(strategy, replicated(batch))
     if chief:                         # a resumed run's replayed steps show once
         training.mark_start(out, int(step) + 1)
-    writers = training.open_writers(out, config) if chief else {
+    writers = training.open_writers(out, config, sorted({key, "loss"})) if chief else {
         k: tf.summary.create_noop_writer() for k in ("train", "validation")}
     unit = task.throughput_unit
     progress = training.Progress(t.steps, unit={"tokens": "tok"}.get(unit, unit))
@@ -203,8 +203,10 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
             raw = base.quick_eval(task, model, features["validation"], monitored)
             training.swap(variables, ema)       # the model now holds the averaged weights
         val = base.quick_eval(task, model, features["validation"], monitored)
+        if "loss" not in val:              # the train run's `loss`, on validation
+            val["loss"] = task.validation_loss(model, features["validation"])
         with writers["validation"].as_default(step=s):
-            for k, v in val.items():
+            for k, v in training.scalars_to_log(val).items():
                 tf.summary.scalar(k, v)
             if ema:
                 tf.summary.scalar(f"{key}_without_ema", raw[key])
@@ -257,8 +259,11 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
                     (tf.summary.image if kind == "image" else tf.summary.histogram)(tag, value)
         if t.get("sample_every", 0) and (s % t.sample_every == 0 or s == t.steps):
             with writers["train"].as_default(step=s):
-                for name, text in task.samples(model, s).items():
-                    tf.summary.text(name, text)
+                for name, value in task.samples(model, s, features["validation"]).items():
+                    if isinstance(value, str):
+                        tf.summary.text(name, training.preformatted(value))
+                    else:
+                        tf.summary.image(name, value)
         out_of_time = bool(t.time_budget_s) and time.time() - start_time >= t.time_budget_s
         if s % t.eval_every == 0 or s == t.steps or out_of_time:   # the last step counts
             validate(s, local[0])

@@ -258,15 +258,34 @@ def mark_start(out, step):
                 .SerializeToString())
 
 
-def open_writers(out, config):
-    """TensorBoard writers `<out>/logs/{train,validation}`, the config logged as hparams."""
+def open_writers(out, config, metrics):
+    """TensorBoard writers `<out>/logs/{train,validation}`. The config is logged as the
+    hparams of the session `<out>/logs`, whose metric columns are `metrics` (names) as
+    the validation run logs them: the validation scores that select the model."""
     logs = os.path.join(out, "logs")
     writers = {k: tf.summary.create_file_writer(os.path.join(logs, k))
                for k in ("train", "validation")}
-    with writers["train"].as_default():
-        hp.hparams({k: (v if isinstance(v, (int, float, str, bool)) else str(v))
-                    for k, v in common.flatten(config.to_dict()).items()})
+    values = {k: (v if isinstance(v, (int, float, str, bool)) else str(v))
+              for k, v in common.flatten(config.to_dict()).items()}
+    with tf.summary.create_file_writer(logs).as_default():
+        hp.hparams_config(hparams=[hp.HParam(k) for k in values],
+                          metrics=[hp.Metric(m, group="validation", display_name=
+                                             f"validation {m}") for m in metrics])
+        hp.hparams(values)
     return writers
+
+
+def scalars_to_log(metrics):
+    """The validation metrics worth a chart: floats only (counts such as the number of
+    examples are the same at every step)."""
+    return {k: v for k, v in metrics.items()
+            if isinstance(v, (float, np.floating)) and not isinstance(v, bool)}
+
+
+def preformatted(text):
+    """`text` as a Markdown code block (each line indented 4 spaces), so TensorBoard's
+    text plugin shows its spaces, newlines and markup characters as written."""
+    return "\n".join("    " + line for line in str(text).split("\n"))
 
 
 def save_best(model, out):

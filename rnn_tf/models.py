@@ -54,6 +54,10 @@ def _ids_model(return_sequences, vocab_size, num_classes, units, cell, num_layer
                                           name="embedding")(ids)
         x = ops.concatenate([embedded, features], axis=-1)
         inputs, input_dim = [ids, features], None
+    elif embedding_dim:                  # Embedding(embedding_dim), as Keras models do
+        check_positive_int("embedding_dim", embedding_dim)
+        x = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")(ids)
+        input_dim = None
     a = rnn_stack(x, mask, input_dim, units, cell, num_layers, dropout, residual,
                   bidirectional, return_sequences=return_sequences)
     logits = Head(num_classes, output_activation, name="head")(a)
@@ -122,7 +126,9 @@ def many_to_one(vocab_size, num_classes, units=128, cell="vanilla", num_layers=1
     <float32>[batch, time, F] per token (e.g. a lexicon's rating): the ids pass through a
     `keras.layers.Embedding` of `embedding_dim` (default `units`) and the first RNN reads
     [embedding; features] <float32>[batch, time, embedding_dim + F]. Without them the
-    first RNN reads the ids itself (W_ax x as a row lookup).
+    first RNN reads the ids itself (W_ax x as a row lookup), or with `embedding_dim` > 0
+    a `keras.layers.Embedding(vocab_size, embedding_dim)` of them (a Keras model's
+    layout).
 
     Returns:
       keras.Model: <int32>[batch, time] (or [ids, <float32>[batch, time, F]]) -> logits
@@ -179,6 +185,8 @@ class LanguageModel(keras.Model):
       dropout: float in [0, 1), dropout between layers, one mask per sequence.
       output_dropout: float in [0, 1), dropout on the top layer's output before the head,
         one mask per sequence (shared by all its time steps).
+      embedding_dim: 0 (the first layer reads the ids, W_ax x as a row lookup) or the
+        size of a `keras.layers.Embedding` the first layer reads (a Keras model's layout).
 
     Call arguments:
       ids: <int32>[batch, time].
@@ -192,7 +200,7 @@ class LanguageModel(keras.Model):
     """
 
     def __init__(self, vocab_size, units=256, cell="vanilla", num_layers=1, dropout=0.0,
-                 residual=False, output_dropout=0.0, **kwargs):
+                 residual=False, output_dropout=0.0, embedding_dim=0, **kwargs):
         super().__init__(**kwargs)
         _check_common(vocab_size, vocab_size, units, num_layers, dropout, cell)
         _check_rate("output_dropout", output_dropout)
@@ -200,10 +208,19 @@ class LanguageModel(keras.Model):
         self.num_layers, self.dropout_rate, self.residual = num_layers, dropout, residual
         self.output_dropout = output_dropout
         self.rnn_tf_residual = residual                       # read by sampling.Generator
+        self.embedding_dim = embedding_dim
+        if embedding_dim:
+            check_positive_int("embedding_dim", embedding_dim, " (or 0: the first layer "
+                               "reads the ids, W_ax x as a row lookup)")
+        # Embedding(embedding_dim) before the first layer, as a Keras model has it
+        self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding") \
+            if embedding_dim else None
+        self.rnn_tf_embedding = self.embedding                # read by sampling.Generator
         # One attribute per layer, not a list: TensorFlow checkpoints follow attributes.
         for i in range(num_layers):
             setattr(self, f"rnn_{i}", RNN(units, cell=cell,
-                                          input_dim=vocab_size if i == 0 else None,
+                                          input_dim=vocab_size if i == 0 and not
+                                          embedding_dim else None,
                                           return_sequences=True, return_state=True,
                                           name=f"rnn_{i}"))
         # Between layers (`dropout`) and on the top layer's output before the head
@@ -241,6 +258,8 @@ class LanguageModel(keras.Model):
     def call(self, ids, initial_state=None, mask=None, training=None, return_hidden=False,
              state_probe=None):
         h, final, hidden = ids, [], None
+        if self.embedding is not None:
+            h = self.embedding(ids)
         for i, layer in enumerate(self.rnns):
             out = layer(h, initial_state=None if initial_state is None else initial_state[i],
                         mask=mask, state_probe=state_probe if i == 0 else None)
@@ -262,4 +281,4 @@ class LanguageModel(keras.Model):
         return {"vocab_size": self.vocab_size, "units": self.units, "cell": self.cell_name,
                 "num_layers": self.num_layers, "dropout": self.dropout_rate,
                 "residual": self.residual, "output_dropout": self.output_dropout,
-                "name": self.name}
+                "embedding_dim": self.embedding_dim, "name": self.name}

@@ -116,6 +116,8 @@ class Generator(tf.Module):
         self.head = heads[0]
         # set by rnn_tf.models builders: layer i > 0 adds its input to its output
         self.residual = bool(getattr(model, "rnn_tf_residual", False))
+        # set by LanguageModel(embedding_dim > 0): ids pass through it before the stack
+        self.embedding = getattr(model, "rnn_tf_embedding", None)
         self._loops = {}
         self._prime = tf.function(self._run_prime, reduce_retracing=True)
         # The head and the top vanilla cell's next recurrence both multiply a<t>:
@@ -147,7 +149,7 @@ class Generator(tf.Module):
         """One step through every layer. x_t: ids <int32>[B] or <float>[B, X]. Returns the
         top output (the head's input) and the new states."""
         new_states = []
-        h = x_t
+        h = x_t if self.embedding is None else self.embedding(x_t)
         top = len(self.rnns) - 1
         for i, (layer, s) in enumerate(zip(self.rnns, states)):
             if i == top and fused is not None:
@@ -168,6 +170,8 @@ class Generator(tf.Module):
         returns the top output at its last step <float>[B, H] (the head's input) and the
         states after it."""
         h, states = prime, []
+        if self.embedding is not None:
+            h = self.embedding(prime)
         batch = tf.shape(prime)[0]
         for layer in self.rnns:
             zeros = [tf.zeros(tf.stack([batch, layer.units]), layer.compute_dtype)] * \

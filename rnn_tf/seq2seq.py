@@ -62,6 +62,9 @@ class EncoderDecoder(keras.Model):
       units: RNN state size of encoder and decoder.
       cell: 'vanilla', 'gru' or 'lstm' (both sides).
       embedding_dim: size of the decoder's target-id embedding.
+      source_embedding_dim: 0 (the encoder reads the source ids, W_ax x as a row lookup)
+        or the size of a source-id `keras.layers.Embedding` the encoder reads (a Keras
+        model's layout).
       attention: add Bahdanau attention over the encoder states.
       pad_id, bos_id, eos_id: special target/source ids.
 
@@ -72,11 +75,15 @@ class EncoderDecoder(keras.Model):
     """
 
     def __init__(self, source_vocab, target_vocab, units=128, cell="gru", embedding_dim=32,
-                 attention=True, pad_id=0, bos_id=1, eos_id=2, **kwargs):
+                 attention=True, pad_id=0, bos_id=1, eos_id=2, source_embedding_dim=0,
+                 **kwargs):
         super().__init__(**kwargs)
         for name, v in (("source_vocab", source_vocab), ("target_vocab", target_vocab),
                         ("units", units), ("embedding_dim", embedding_dim)):
             check_positive_int(name, v)
+        if source_embedding_dim:
+            check_positive_int("source_embedding_dim", source_embedding_dim,
+                               " (or 0: the encoder reads the ids)")
         if cell not in CELLS:
             raise ValueError(f"Unknown cell {cell!r}. Use one of {sorted(CELLS)}.")
         for name, v in (("pad_id", pad_id), ("bos_id", bos_id), ("eos_id", eos_id)):
@@ -87,8 +94,13 @@ class EncoderDecoder(keras.Model):
         self.units, self.cell_name, self.embedding_dim = units, cell, embedding_dim
         self.use_attention = attention
         self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
-        self.encoder = RNN(units, cell=cell, input_dim=source_vocab, return_sequences=True,
-                           return_state=True, name="encoder")
+        self.source_embedding_dim = source_embedding_dim
+        self.source_embedding = keras.layers.Embedding(
+            source_vocab, source_embedding_dim, name="source_embedding") \
+            if source_embedding_dim else None
+        self.encoder = RNN(units, cell=cell, return_sequences=True, return_state=True,
+                           input_dim=None if source_embedding_dim else source_vocab,
+                           name="encoder")
         self.embedding = keras.layers.Embedding(target_vocab, embedding_dim, name="embedding")
         self.decoder_cell = CELLS[cell](units, name="decoder_cell")
         self.attention = AdditiveAttention(units, name="attention") if attention else None
@@ -98,7 +110,11 @@ class EncoderDecoder(keras.Model):
 
     def build(self, input_shape=None):
         decoder_in = self.embedding_dim + (self.units if self.use_attention else 0)
-        self.encoder.build((None, None))
+        if self.source_embedding is not None:
+            self.source_embedding.build((None, None))
+            self.encoder.build((None, None, self.source_embedding_dim))
+        else:
+            self.encoder.build((None, None))
         self.embedding.build((None,))
         self.decoder_cell.build((None, decoder_in))
         if self.attention is not None:
@@ -127,7 +143,8 @@ class EncoderDecoder(keras.Model):
     def encode(self, source):
         """source <int32>[B, Tx] -> (memory [B, Tx, H], mask [B, Tx], decoder state list)."""
         mask = tf.not_equal(source, self.pad_id)
-        outputs = self.encoder(source, mask=mask)
+        x = source if self.source_embedding is None else self.source_embedding(source)
+        outputs = self.encoder(x, mask=mask)
         memory, states = outputs[0], list(outputs[1:])
         if self._num_states != len(states):      # encoder and decoder cells always match
             raise ValueError("encoder/decoder state mismatch")
@@ -329,7 +346,7 @@ class EncoderDecoder(keras.Model):
                 "units": self.units, "cell": self.cell_name,
                 "embedding_dim": self.embedding_dim, "attention": self.use_attention,
                 "pad_id": self.pad_id, "bos_id": self.bos_id, "eos_id": self.eos_id,
-                "name": self.name}
+                "source_embedding_dim": self.source_embedding_dim, "name": self.name}
 
 
 def encoder_decoder(source_vocab, target_vocab, **kwargs):

@@ -19,3 +19,23 @@ def logged(workdir, tag, split="train"):
             values += [(event.step, float(tf.make_ndarray(v.tensor)))
                        for v in event.summary.value if v.tag == tag]
     return sorted(values)
+
+
+def _tensor_events(workdir, tag, split):
+    path = os.path.join(workdir, "train", "logs", split)
+    for name in sorted(os.listdir(path)):
+        for event in tf.compat.v1.train.summary_iterator(os.path.join(path, name)):
+            for v in event.summary.value:
+                if v.tag == tag:
+                    yield event.step, tf.make_ndarray(v.tensor)
+
+
+def text_logged(workdir, tag, split="train"):
+    """[str] of text summary `tag`, in the order logged."""
+    return [value.item().decode("utf-8") for _, value in _tensor_events(workdir, tag, split)]
+
+
+def image_logged(workdir, tag, split="train"):
+    """[(step, <uint8>[H, W, C])] of image summary `tag` (decoded PNGs)."""
+    return [(step, tf.io.decode_png(value[2]).numpy())
+            for step, value in _tensor_events(workdir, tag, split)]

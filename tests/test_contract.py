@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from configs import sentiment
 from pipelines import common, config_check, config_errors, training
-from tests import data
+from tests import data as data_sets
 from tests.data import DATA
 from pipelines.datasets import files, sentiment_labelled_sentences, spa_eng, ud_english_ewt
 from pipelines.tasks import serving
@@ -97,15 +97,14 @@ def test_the_checked_names_are_those_the_library_and_tasks_accept():
 
 # ------------------------------------------------------------ 1b. the command line
 CLI_MISTAKES = [
-    (["--config.train.nope=3"], "error: --config.train.nope: config "
-                                "configs/default.py:tiny has no field train.nope; the "
-                                "nearest is train.tpu"),
-    (["--config.model.unit=3"], "error: --config.model.unit: config "
-                                "configs/default.py:tiny has no field model.unit; the "
-                                "nearest is model.units"),
-    (["--config.nope.steps=3"], "error: --config.nope.steps: config "
-                                "configs/default.py:tiny has no field nope.steps; the "
-                                "nearest is train.steps"),
+    (["--config.train.nope=3"], "error: unknown config field 'nope' in "
+                                "--config.train.nope; did you mean 'tpu'?"),
+    (["--config.model.celll=3"], "error: unknown config field 'celll' in "
+                                 "--config.model.celll; did you mean 'cell'?"),
+    (["--config.model.unit=3"], "error: unknown config field 'unit' in "
+                                "--config.model.unit; did you mean 'units'?"),
+    (["--config.nope.steps=3"], "error: unknown config field 'steps' in "
+                                "--config.nope.steps; did you mean 'train.steps'?"),
     (["--config=configs/default.py:nope"], "error: --config=configs/default.py:nope: unknown "
                                            "config variant 'nope'; use 'tiny' or none"),
     (["--config=configs/nope.py"], "error: --config=configs/nope.py: no such config file; "
@@ -137,8 +136,9 @@ def test_config_errors_name_the_nearest_field_for_a_misspelled_section():
     message = config_errors.explain(AttributeError("'trian'"),
                                     ["x", "--config=configs/default.py:tiny",
                                      "--config.trian.steps=3"])
-    assert message.startswith("--config.trian.steps: config configs/default.py:tiny has no "
-                              "field trian.steps; the nearest is train.steps")
+    assert message == ("unknown config field 'steps' in --config.trian.steps; did you mean "
+                       "'train.steps'? (--config=configs/default.py:tiny --help lists the "
+                       "fields)")
 
 
 # ------------------------------------------------------------ 1c. directories
@@ -199,7 +199,7 @@ def test_a_serving_dir_that_is_a_file_is_refused(tmp_path):
 # ------------------------------------------------------------ 2. data files
 def _sentiment_copy(tmp_path, edit=None, name="imdb_labelled.txt", data=None):
     src = os.path.join(DATA, "sentiment_labelled_sentences")
-    data.require("sentiment_labelled_sentences")
+    data_sets.require("sentiment_labelled_sentences")
     out = tmp_path / "sent"
     out.mkdir()
     for f in sentiment_labelled_sentences.FILES:
@@ -270,7 +270,7 @@ def _conllu(tmp_path, name, data):
 
 def _ud_dev():
     path = os.path.join(DATA, "ud_english_ewt", "en_ewt-ud-dev.conllu")
-    data.require("ud_english_ewt")
+    data_sets.require("ud_english_ewt")
     return open(path, "rb").read()
 
 
@@ -335,7 +335,7 @@ def test_a_translation_line_without_a_tab_names_the_line(tmp_path):
 
 def test_a_changed_catalog_file_is_one_line_at_ingest(tmp_path):
     src = os.path.join(DATA, "tiny_shakespeare", "input.txt")
-    data.require("tiny_shakespeare")
+    data_sets.require("tiny_shakespeare")
     folder = tmp_path / "ts"
     folder.mkdir()
     data = open(src, "rb").read()
@@ -579,3 +579,18 @@ def test_the_restored_functions_check_too(generate):
         generate[0].generate(tf.constant("x"), tf.constant(3), tf.constant(-2.0),
                              tf.constant(0))
 
+
+
+def test_help_lists_the_configs_and_a_configs_fields():
+    code, out, err = cli("--help")
+    assert code == 0, err
+    for name, task in (("default", "char_lm"), ("upos", "tag"), ("sentiment", "classify"),
+                       ("dates", "seq2seq"), ("translation", "seq2seq"),
+                       ("bach", "music")):
+        line = next(l for l in out.splitlines() if l.strip().startswith(f"configs/{name}.py"))
+        assert line.split()[1] == task, line
+    assert "configs/supervised.py" not in out            # shared fields, not a config
+    code, out, err = cli("--config=configs/upos.py", "--help")
+    assert code == 0, err
+    assert "Fields of --config=configs/upos.py" in out
+    assert any(l.split() == ["model.cell", "=", "'lstm'"] for l in out.splitlines()), out

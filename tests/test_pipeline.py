@@ -159,23 +159,40 @@ def test_helpfull_lists_the_flags():
         assert flag in out.stdout, flag
 
 
-def test_tensorboard_logs_have_the_expected_tags(tiny_run):
+def _tensors(path):
     from tensorboard.backend.event_processing import event_accumulator
+    acc = event_accumulator.EventAccumulator(path, size_guidance={
+        event_accumulator.TENSORS: 0})
+    acc.Reload()
+    return acc
+
+
+def test_tensorboard_logs_have_the_expected_tags(tiny_run):
     workdir, _, _ = tiny_run
-    tags = {}
-    for run in ("train", "validation"):
-        acc = event_accumulator.EventAccumulator(
-            os.path.join(workdir, "train", "logs", run),
-            size_guidance={event_accumulator.TENSORS: 0})
-        acc.Reload()
-        tags[run] = set(acc.Tags()["tensors"])
+    logs = os.path.join(workdir, "train", "logs")
+    tags = {run: set(_tensors(os.path.join(logs, run)).Tags()["tensors"])
+            for run in ("train", "validation")}
     for tag in ("loss", "nats_per_char", "bits_per_char", "gradient_global_norm",
                 "parameter_norm", "learning_rate", "tokens_per_s", "sample",
-                "bptt_gradient", "gradient_reach_steps", "activations/rnn_0",
-                "_hparams_/session_start_info"):
+                "bptt_gradient", "gradient_reach_steps", "activations/rnn_0"):
         assert tag in tags["train"], (tag, sorted(tags["train"]))
     assert any(t.startswith("weights/") for t in tags["train"])
-    assert "nats_per_char" in tags["validation"]
+    # the same quantities under the same names, so train and validation share a chart
+    assert {"loss", "nats_per_char", "bits_per_char"} <= tags["validation"]
+    # the config is the hparams of the session logs/, its metrics the validation ones
+    root = _tensors(logs)
+    assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= set(
+        root.Tags()["tensors"])
+    from tensorboard.plugins.hparams import plugin_data_pb2
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(
+        root.SummaryMetadata("_hparams_/experiment").plugin_data.content).experiment
+    assert {(m.name.group, m.name.tag) for m in experiment.metric_infos} == {
+        ("validation", "loss"), ("validation", "nats_per_char")}
+    # text samples are preformatted (a Markdown code block keeps their whitespace)
+    sample = _tensors(os.path.join(logs, "train")).Tensors("sample")[-1]
+    text = tf.make_ndarray(sample.tensor_proto).item().decode("utf-8")
+    assert text.startswith("    The ") and all(
+        line.startswith("    ") for line in text.split("\n")), text
 
 
 def _final_weights(config, workdir):

@@ -188,3 +188,24 @@ def test_each_config_states_the_result_of_its_results_row():
     for task, (config_path, *_) in results_table.TASKS.items():
         with open(os.path.join(results_table.ROOT, config_path)) as f:
             assert results_table.expected_paragraph(task, results) in f.read(), task
+
+
+def test_the_keras_arch_column_shows_the_rows_own_run():
+    row = {"wall_seconds": 600.0, "parameters": 10, "validation": {"nats_per_char": 1.4},
+           "test": {"nats_per_char": 1.5}, "command": "python -m pipelines.train ..."}
+    base = {"model": "Embedding(64) + GRU(512)", "parameters": 20, "budget_seconds": 1200.0,
+            "validation": {"nats_per_char": 1.5}, "test": {"nats_per_char": 1.6},
+            "wall_seconds": 1250.0}
+    same = {"model": "Embedding(64) + GRU(512)", "wall_seconds": 1300.0,
+            "validation": {"nats_per_char": 1.45}, "test": {"nats_per_char": 1.55},
+            "provenance": {"revision": "abcdef0123"}}
+    results = {"char_lm_deep": {"model": "d", "ours": row, "baselines": [base],
+                                "keras_arch": same},
+               "char_lm_vanilla": {"model": "v", "ours": row, "baselines": [
+                   dict(base, model="Embedding(64) + SimpleRNN(512)")], "keras_arch": same}}
+    lines = {l.split(" | ")[0][2:]: l for l in rt.table(results).splitlines()
+             if l.startswith("| ")}
+    assert "| 1.450 / 1.550 (abcdef0) |" in lines["char_lm_deep"]
+    assert "| - |" in lines["char_lm_vanilla"]          # a run of another model
+    # its wall time counts in a refresh of the rows: 600 + 1250 + 1300, twice
+    assert "char_lm_gru left out): 105 min" in rt.table(results)

@@ -19,7 +19,7 @@ from pipelines.tasks import base
 from pipelines.train import STAGES, run_pipeline
 from pipelines import tasks
 from tests.data import DATA, by_task
-from tests.events import logged
+from tests.events import image_logged, logged, text_logged
 
 
 # config module, the serving inputs, and the signature's input name
@@ -83,6 +83,10 @@ def test_tiny_task_end_to_end_and_fresh_process_export(name, tmp_path):
     # the BPTT view of the recurrent layer at each validation (rnn_tf.diagnostics)
     reach = logged(workdir, "gradient_reach_steps")
     assert reach and all(0 <= r <= 1000 for _, r in reach), reach
+    # validation logs the training loss's name; the samples: predictions or mistakes
+    assert logged(workdir, "loss", "validation")
+    samples = text_logged(workdir, "misclassified" if name == "sentiment" else "predictions")
+    assert samples and samples[-1].startswith("    "), samples
     # the same answers in a process that never imports our code ...
     fresh, *edge = _fresh_process(export.export_dir(workdir), input_name,
                                   [inputs] + EDGE_BATCHES, str(tmp_path))
@@ -145,6 +149,7 @@ def test_music_tiny_end_to_end_writes_midi_and_answers_in_fresh_process(tmp_path
     run_pipeline(config, workdir, list(STAGES), log=lambda *a: None)
     assert time.time() - start < 60
     assert logged(workdir, "gradient_reach_steps")          # the BPTT view is logged
+    assert image_logged(workdir, "piano_roll")              # a generated roll
     midi = os.path.join(workdir, "export", "sample.mid")
     assert os.path.getsize(midi) > 0
     from music21 import converter

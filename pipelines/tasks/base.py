@@ -167,8 +167,10 @@ class Task:
         total, lag = fns[id(model)][1](small)
         return total.numpy(), lag.numpy()
 
-    def samples(self, model, step):
-        """{name: str} of text logged on sample steps; none by default."""
+    def samples(self, model, step, features):
+        """{name: str (text, shown preformatted) | <uint8>[1, H, W, C] (an image)} logged
+        on sample steps, from the model and the validation split's `features`; none by
+        default."""
         return {}
 
     def length_of(self, element):

@@ -69,7 +69,8 @@ class ClassifyTask(base.Task):
                                   num_layers=m.num_layers, dropout=m.dropout,
                                   bidirectional=m.bidirectional,
                                   output_activation="sigmoid", pad_id=0, name="classifier",
-                                  token_features=1 if self.valence else 0)
+                                  token_features=1 if self.valence else 0,
+                                  embedding_dim=m.get("embedding_dim", 0))
 
     def loss(self, model, batch, training, seed=None):
         ids = batch["ids"]
@@ -104,6 +105,25 @@ class ClassifyTask(base.Task):
                                                             y), tf.float32)))
             n += int(tf.shape(y)[0])
         return {"accuracy": correct / n, "log_loss": nll / n, "examples": n}
+
+    def quick_eval(self, model, features):
+        m = self.evaluate(model, features)
+        return {"accuracy": m["accuracy"], "loss": m["log_loss"]}     # the training loss
+
+    def samples(self, model, step, features, shown=5):
+        """Validation sentences the model gets wrong (as it reads them: [UNK] for words
+        outside the vocabulary), with P(positive)."""
+        vocab, wrong = self.meta["vocab"], []
+        for batch in self.dataset(features, 256):
+            p = tf.sigmoid(self.forward(model, self.inputs(batch["ids"],
+                                                           batch.get("valence")))[:, 0])
+            for ids, label, prob in zip(batch["ids"].numpy(), batch["label"].numpy(),
+                                        p.numpy()):
+                if (prob > 0.5) != (label == 1) and len(wrong) < shown:
+                    words = " ".join(vocab[i] for i in ids if i > 0)
+                    wrong.append(f"label {self.meta['labels'][label]}, "
+                                 f"P(positive) {prob:.2f}: {words}")
+        return {"misclassified": "\n".join(wrong) or "(none)"}
 
     def serving_module(self, model):
         module = tf.Module(name="classifier_serving")

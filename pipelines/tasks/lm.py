@@ -105,7 +105,7 @@ class LMTask(base.Task):
         model = LanguageModel(len(self.meta["vocab"]), units=m.units, cell=m.cell,
                               num_layers=m.num_layers, dropout=m.dropout,
                               residual=m.residual, output_dropout=m.output_dropout,
-                              name="char_lm")
+                              embedding_dim=m.get("embedding_dim", 0), name="char_lm")
         model(tf.zeros([1, 2], tf.int32))
         return model
 
@@ -189,8 +189,8 @@ class LMTask(base.Task):
         return evaluate_nats(model, features, batch_size)
 
     def quick_eval(self, model, features):
-        nats = evaluate_nats(model, features)
-        return {"nats_per_char": nats, "bits_per_char": nats / math.log(2)}
+        nats = evaluate_nats(model, features)           # the training loss's quantity too
+        return {"nats_per_char": nats, "bits_per_char": nats / math.log(2), "loss": nats}
 
     def evaluate(self, model, features):
         nats = evaluate_nats(model, features)
@@ -223,7 +223,7 @@ class LMTask(base.Task):
                                        tf.cast(m, tf.bool))
         return total.numpy(), lag.numpy()
 
-    def samples(self, model, step):
+    def samples(self, model, step, features=None):
         vocab = self.meta["vocab"]
         gens = self.__dict__.setdefault("_generators", {})
         if id(model) not in gens:

@@ -125,6 +125,15 @@ class MusicTask(base.Task):
                 lambda r, n: self._per_step(model, r, False, n), reduce_retracing=True))
         return cache[id(model)][1](roll, lengths)
 
+    def samples(self, model, step, features, length=64):
+        """A generated piano roll (64 steps from silence, temperature 1), as an image."""
+        gens = self.__dict__.setdefault("_generators", {})
+        if id(model) not in gens:
+            gens[id(model)] = (model, Generator(model))
+        roll = gens[id(model)][1].generate_from(tf.zeros([1, self.pitches]), length=length,
+                                                temperature=1.0, seed=step)
+        return {"piano_roll": piano_roll_image(roll.numpy()[0], self.meta["lowest_pitch"])}
+
     def serving_module(self, model):
         module = tf.Module(name="music_serving")
         base.track_variables(module, model)
@@ -182,3 +191,25 @@ def write_sample(saved_model_dir, path, length=128, temperature=1.0, seed=0):
     return write_midi(out["roll"].numpy(), int(out["lowest_pitch"]), path)
 
 
+
+
+def piano_roll_image(roll, lowest_pitch):
+    """A piano roll <[time, P]> (0/1) as a [1, H, W, 4] uint8 PNG image for tf.summary:
+    time across, pitch up, MIDI numbers on the axis."""
+    import io
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    roll = np.asarray(roll)
+    fig, ax = plt.subplots(figsize=(8, 3.2), dpi=80)
+    ax.imshow(roll.T, origin="lower", aspect="auto", cmap="Greys", interpolation="nearest",
+              extent=(0, roll.shape[0], lowest_pitch - 0.5,
+                      lowest_pitch + roll.shape[1] - 0.5))
+    ax.set_xlabel("time step")
+    ax.set_ylabel("MIDI pitch")
+    ax.set_title(f"generated: {int(roll.sum())} note-steps over {roll.shape[0]} steps")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return tf.image.decode_png(buf.getvalue(), channels=4)[None]

@@ -92,7 +92,8 @@ class Seq2SeqTask(base.Task):
         return encoder_decoder(len(self.meta["source_vocab"]), len(self.meta["target_vocab"]),
                                units=m.units, cell=m.cell, embedding_dim=m.embedding_dim,
                                attention=m.attention, pad_id=PAD_ID, bos_id=BOS_ID,
-                               eos_id=EOS_ID, name="encoder_decoder")
+                               eos_id=EOS_ID, name="encoder_decoder",
+                               source_embedding_dim=m.get("source_embedding_dim", 0))
 
     def loss_units(self, batch):
         return tf.reduce_sum(tf.cast(batch["target_out"] > 0, tf.int32))  # target tokens
@@ -210,6 +211,14 @@ class Seq2SeqTask(base.Task):
         refs = [str(s) for s in features["text_target"][:n]]
         hyps = self.decode_all(model, features["text_source"], 1, limit=n)
         return self.text_metrics(hyps, refs)
+
+    def samples(self, model, step, features, shown=5):
+        """The first validation sources, the greedy output and the reference."""
+        hyps = self.decode_all(model, features["text_source"], 1, limit=shown)
+        return {"predictions": "\n\n".join(
+            f"source:    {s}\noutput:    {h}\nreference: {r}"
+            for s, h, r in zip(features["text_source"][:shown], hyps,
+                               features["text_target"][:shown]))}
 
     def evaluate(self, model, features):
         refs = [str(s) for s in features["text_target"]]

@@ -119,6 +119,19 @@ class TagTask(base.Task):
                 "most_frequent_tag_baseline": sums["baseline_correct"] / sums["words"],
                 "words": int(sums["words"])}
 
+    def samples(self, model, step, features, shown=3):
+        """A few validation sentences, each word as word/PREDICTED, with the gold tag
+        after it where the two differ (words as the model reads them, lower-cased)."""
+        vocab, tags, lines = self.meta["vocab"], self.meta["tags"], []
+        batch = next(iter(self.dataset(features, shown)))
+        pred = tf.argmax(self.forward(model, (batch["word_ids"], batch["char_ids"])), -1)
+        for ids, p, gold in zip(batch["word_ids"].numpy(), pred.numpy(),
+                                batch["tags"].numpy()):
+            lines.append(" ".join(
+                f"{vocab[i]}/{tags[a]}" + ("" if a == g else f"(gold {tags[g]})")
+                for i, a, g in zip(ids, p, gold) if i > 0))
+        return {"predictions": "\n".join(lines)}
+
     def serving_module(self, model):
         module = tf.Module(name="tagger_serving")
         base.track_variables(module, model)
