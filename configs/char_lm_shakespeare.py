@@ -9,9 +9,10 @@ Command:
 Smoke run (~20 s):
     python -m pipelines.train --config=configs/char_lm_shakespeare.py:tiny --workdir=/tmp/ts
 Expected: validation 1.477, test 1.610 nats_per_char in 8.3 min on 2 cores, against the
-Keras baseline(s) at the same budget: Embedding(64) + SimpleRNN(512) 1.618 / 1.706 (the
+Keras baseline(s) at the same budget: Embedding(64) + SimpleRNN(512) 1.628 / 1.721 (the
 `char_lm_vanilla` row of benchmarks/results.json, `python benchmarks/results_table.py
---task=char_lm_vanilla`; 0307efc, 2026-12-06 18:17 UTC, 2-core AMD EPYC).
+--task=char_lm_vanilla`; ours 0307efc, 2026-12-06 18:17 UTC; baselines bb2514a, 2026-12-06
+20:06 UTC, 2-core AMD EPYC).
 
 Evaluation: mean nats/char over non-overlapping 100-character windows of the TFDS
 validation/test split, the state reset to zero at the start of each window. The
