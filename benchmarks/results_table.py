@@ -186,15 +186,24 @@ def _fmt(value, metric):
         if metric.startswith("nats") else f"{value:.1f}"
 
 
+def _rows(results):
+    """(task, data, metric, higher is better, row) of each task with a row, table order."""
+    for task, (_, data, metric, higher, _) in TASKS.items():
+        if results.get(task):
+            yield task, data, metric, higher, results[task]
+
+
+def _pair(run, metric):
+    """'validation / test' of a run's metric."""
+    return f"{_fmt(run['validation'][metric], metric)} / {_fmt(run['test'][metric], metric)}"
+
+
 def table(results):
     lines = ["| task | data | model (ours) | params | wall, ours | metric | ours val / test "
              "| Keras baseline, same budget | params | baseline val / test | the baseline's "
              "model on rnn_tf, our pipeline, val / test | ours better | measured | command |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for task, (config_path, data, metric, higher, _) in TASKS.items():
-        r = results.get(task)
-        if not r:
-            continue
+    for task, data, metric, higher, r in _rows(results):
         o = r["ours"]
         for b in r["baselines"]:
             better = all((o[s][metric] > b[s][metric]) if higher else
@@ -202,11 +211,9 @@ def table(results):
             lines.append(
                 f"| {task} | {data} | {r['model']} | {o['parameters']:,} | "
                 f"{o['wall_seconds'] / 60:.1f} min | {metric} | "
-                f"{_fmt(o['validation'][metric], metric)} / {_fmt(o['test'][metric], metric)} | "
-                f"{b['model']}, {b['budget_seconds'] / 60:.0f} min"
+                f"{_pair(o, metric)} | {b['model']}, {b['budget_seconds'] / 60:.0f} min"
                 f"{' (the ' + b['shared_from'] + ' run)' if b.get('shared_from') else ''} | "
-                f"{b['parameters']:,} | "
-                f"{_fmt(b['validation'][metric], metric)} / {_fmt(b['test'][metric], metric)} | "
+                f"{b['parameters']:,} | {_pair(b, metric)} | "
                 f"{same_model(results, task, b, metric)} | "
                 f"{'yes' if better else 'no'} | {measured(r)} | `{o['command']}` |")
     total, unrecorded = walls(results, default_tasks())
@@ -247,8 +254,7 @@ def same_model(results, task, baseline, metric):
     k = results[task].get("keras_arch")
     if not k or k.get("model") != baseline["model"]:
         return "-"
-    return (f"{_fmt(k['validation'][metric], metric)} / {_fmt(k['test'][metric], metric)} "
-            f"({k['provenance']['revision'][:7]})")
+    return f"{_pair(k, metric)} ({k['provenance']['revision'][:7]})"
 
 
 def measured(row):
@@ -330,18 +336,12 @@ def summary(results):
     lines = ["| task | metric | rnn_tf recipe, val / test | best Keras baseline, same budget, "
              "val / test | that model on rnn_tf, val / test | measured |",
              "|---|---|---|---|---|---|"]
-    for task, (_, _, metric, higher, _) in TASKS.items():
-        r = results.get(task)
-        if not r:
-            continue
-        o = r["ours"]
+    for task, _, metric, higher, r in _rows(results):
         sign = 1 if higher else -1
         b = max(r["baselines"], key=lambda b: sign * b["validation"][metric])
-        lines.append(
-            f"| {task} | {metric} | {_fmt(o['validation'][metric], metric)} / "
-            f"{_fmt(o['test'][metric], metric)} | {b['model']}: "
-            f"{_fmt(b['validation'][metric], metric)} / {_fmt(b['test'][metric], metric)} | "
-            f"{same_model(results, task, b, metric)} | {measured(r)} |")
+        lines.append(f"| {task} | {metric} | {_pair(r['ours'], metric)} | {b['model']}: "
+                     f"{_pair(b, metric)} | {same_model(results, task, b, metric)} | "
+                     f"{measured(r)} |")
     return "\n".join(lines)
 
 

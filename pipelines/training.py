@@ -156,14 +156,31 @@ def swap(variables, others):
         o.assign(value)
 
 
+def figure_image(draw, size):
+    """A matplotlib figure as a [1, H, W, 4] uint8 PNG image for tf.summary.image:
+    `draw(plt, fig)` fills a figure of `size` (inches, at 80 dpi)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig = plt.figure(figsize=size, dpi=80)
+    draw(plt, fig)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return tf.image.decode_png(buf.getvalue(), channels=4)[None]
+
+
 def bptt_plot(total, lag, reach):
     """PNG of the BPTT view (`rnn_tf.diagnostics.state_gradient_norms`) as a [1, H, W, 4]
     uint8 image for tf.summary: left, ||dL<T>/da<T-k>|| against the lag k, log scale,
     with the reach marked; right, ||dL/da<t>|| (L summed over steps) against t."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4), dpi=80)
+    return figure_image(lambda plt, fig: _bptt_axes(fig.subplots(1, 2), total, lag, reach),
+                        (10, 3.4))
+
+
+def _bptt_axes(axes, total, lag, reach):
+    left, right = axes
     left.semilogy(np.arange(len(lag)), np.maximum(lag, 1e-30))
     if 0 < reach < len(lag):
         left.axvline(reach, color="grey", linestyle=":")
@@ -174,11 +191,6 @@ def bptt_plot(total, lag, reach):
     right.set_xlabel("step t in the window")
     right.set_ylabel("||dL/da<t>||, L = sum of L<t>")
     right.set_title("what BPTT carries to each step")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return tf.image.decode_png(buf.getvalue(), channels=4)[None]
 
 
 class Progress:
@@ -232,8 +244,9 @@ def checkpoint_manager(checkpoint, out, t, resume, log, step):
 
 
 def mark_start(out, step):
-    """Writes a SessionLog.START event at `step`, the first step this run logs, to
-    `<out>/logs/{train,validation}`, as TensorFlow's Supervisor did whenever training started.
+    """Writes TensorBoard's restart marker (a START event) at `step`, the first step this
+    run logs, to `<out>/logs/{train,validation}`, as TensorFlow's Supervisor did whenever
+    training started.
     TensorBoard takes every START after the first as a restart and drops the events of
     steps >= `step` written before it: the steps a killed run logged past its last
     checkpoint, which the resumed run logs again, so each step shows once.
@@ -260,8 +273,8 @@ def mark_start(out, step):
 
 def open_writers(out, config, metrics):
     """TensorBoard writers `<out>/logs/{train,validation}`. The config is logged as the
-    hparams of the session `<out>/logs`, whose metric columns are `metrics` (names) as
-    the validation run logs them: the validation scores that select the model."""
+    hparams at `<out>/logs`, whose metric columns are `metrics` (names) as the validation
+    run logs them: the validation scores that select the model."""
     logs = os.path.join(out, "logs")
     writers = {k: tf.summary.create_file_writer(os.path.join(logs, k))
                for k in ("train", "validation")}

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 def logged(workdir, tag, split="train"):
     """[(step, value)] of scalar `tag` in `<workdir>/train/logs/<split>`, by step, as
-    TensorBoard shows them: a SessionLog.START at step S (a resumed run's) drops what the
+    TensorBoard shows them: a START marker at step S (a resumed run's) drops what the
     files before it logged at steps >= S."""
     path = os.path.join(workdir, "train", "logs", split)
     values = []

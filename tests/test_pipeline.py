@@ -179,7 +179,7 @@ def test_tensorboard_logs_have_the_expected_tags(tiny_run):
     assert any(t.startswith("weights/") for t in tags["train"])
     # the same quantities under the same names, so train and validation share a chart
     assert {"loss", "nats_per_char", "bits_per_char"} <= tags["validation"]
-    # the config is the hparams of the session logs/, its metrics the validation ones
+    # the config is logged as hparams at logs/, its metrics the validation ones
     root = _tensors(logs)
     assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= set(
         root.Tags()["tensors"])

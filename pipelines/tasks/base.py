@@ -142,7 +142,8 @@ class Task:
           loss_fn: callable(model, batch) -> <float32>[B, T] per-step losses (0 at padded
             steps) or <float32>[B] per-example losses, in inference mode.
           steps_key: the batch's <int32>[B, T] ids whose non-zero entries are the layer's
-            valid steps (pad id 0), or its <int32>[B] lengths beside a `roll`.
+            valid steps (pad id 0), its <bool>[B, T] mask of them, or its <int32>[B]
+            lengths beside a `roll`.
         """
         small = {k: v[:rows] for k, v in batch.items()}
         fns = self.__dict__.setdefault("_bptt_views", {})
@@ -160,7 +161,8 @@ class Task:
                 if ids.shape.rank == 1:                     # lengths of a [B, T, P] roll
                     lengths, time = ids, tf.shape(small["roll"])[1]
                 else:
-                    lengths, time = tf.reduce_sum(tf.cast(ids > 0, tf.int32), 1), tf.shape(ids)[1]
+                    valid = ids if ids.dtype == tf.bool else ids > 0
+                    lengths, time = tf.reduce_sum(tf.cast(valid, tf.int32), 1), tf.shape(ids)[1]
                 shape = (tf.shape(lengths)[0], time, rnn.units)
                 return diagnostics.state_gradient_norms(per_step_loss, shape, lengths)
             fns[id(model)] = (model, view)

@@ -34,7 +34,7 @@ import tensorflow as tf
 
 from pipelines import common, ingest, training
 from pipelines.tasks import base, lm_data, serving
-from rnn_tf import diagnostics, heads
+from rnn_tf import heads
 from rnn_tf.models import LanguageModel
 from rnn_tf.sampling import Generator
 
@@ -202,26 +202,15 @@ class LMTask(base.Task):
         return {"histogram/activations/rnn_0": model(batch["inputs"], mask=batch["mask"],
                                                      training=False, return_hidden=True)[2]}
 
-    def bptt_view(self, model, batch, rows=8):
-        """dL/da<t> of the first layer as BPTT carries it, on `rows` windows of `batch`
-        from a zero state (`rnn_tf.diagnostics`): (total, lag), <float32>[T] each."""
-        x, y, m = (batch[k][:rows] for k in ("inputs", "targets", "mask"))
-        fns = self.__dict__.setdefault("_bptt_views", {})
-        if id(model) not in fns:
-            @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2 +
-                         [tf.TensorSpec([None, None], tf.bool)])         # traced once
-            def view(x, y, m):
-                def per_step_loss(probe):
-                    logits = model(x, mask=m, training=False, state_probe=probe)[0]
-                    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)
-                    return tf.where(m, ce, 0.0)
-                lengths = tf.reduce_sum(tf.cast(m, tf.int32), 1)
-                return diagnostics.state_gradient_norms(
-                    per_step_loss, (tf.shape(x)[0], tf.shape(x)[1], model.units), lengths)
-            fns[id(model)] = (model, view)
-        total, lag = fns[id(model)][1](tf.cast(x, tf.int32), tf.cast(y, tf.int32),
-                                       tf.cast(m, tf.bool))
-        return total.numpy(), lag.numpy()
+    def bptt_view(self, model, batch):
+        """dL/da<t> of the first layer as BPTT carries it, on 8 windows of `batch` from a
+        zero state (`rnn_tf.diagnostics`): (total, lag), <float32>[T] each."""
+        def loss_fn(model, b):
+            logits = model(b["inputs"], mask=b["mask"], training=False)[0]
+            ce = tf.nn.sparse_softmax_cross_entropy_with_logits(b["targets"], logits)
+            return tf.where(b["mask"], ce, 0.0)
+        return self.probed_view(model, model.rnn_0, loss_fn,
+                                {k: batch[k] for k in ("inputs", "targets", "mask")}, "mask")
 
     def samples(self, model, step, features=None):
         vocab = self.meta["vocab"]

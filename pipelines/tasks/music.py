@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines.datasets.bach_chorales import roll_to_stream
+from pipelines import training
 from pipelines.tasks import base, serving
 from rnn_tf import heads, models
 from rnn_tf.sampling import Generator
@@ -196,20 +197,14 @@ def write_sample(saved_model_dir, path, length=128, temperature=1.0, seed=0):
 def piano_roll_image(roll, lowest_pitch):
     """A piano roll <[time, P]> (0/1) as a [1, H, W, 4] uint8 PNG image for tf.summary:
     time across, pitch up, MIDI numbers on the axis."""
-    import io
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     roll = np.asarray(roll)
-    fig, ax = plt.subplots(figsize=(8, 3.2), dpi=80)
-    ax.imshow(roll.T, origin="lower", aspect="auto", cmap="Greys", interpolation="nearest",
-              extent=(0, roll.shape[0], lowest_pitch - 0.5,
-                      lowest_pitch + roll.shape[1] - 0.5))
-    ax.set_xlabel("time step")
-    ax.set_ylabel("MIDI pitch")
-    ax.set_title(f"generated: {int(roll.sum())} note-steps over {roll.shape[0]} steps")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return tf.image.decode_png(buf.getvalue(), channels=4)[None]
+
+    def draw(plt, fig):
+        ax = fig.subplots()
+        ax.imshow(roll.T, origin="lower", aspect="auto", cmap="Greys",
+                  interpolation="nearest", extent=(0, roll.shape[0], lowest_pitch - 0.5,
+                                                   lowest_pitch + roll.shape[1] - 0.5))
+        ax.set_xlabel("time step")
+        ax.set_ylabel("MIDI pitch")
+        ax.set_title(f"generated: {int(roll.sum())} note-steps over {roll.shape[0]} steps")
+    return training.figure_image(draw, (8, 3.2))
