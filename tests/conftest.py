@@ -12,6 +12,8 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "data(*names): the test reads these data sets from $RNN_TF_DATA_DIR "
         "(tests/data.py); absent, the test is skipped with a line naming them")
+    config.addinivalue_line(
+        "markers", "gpu: the test needs a GPU (Bazel target test_rnn_layer_gpu, tag `gpu`)")
 
 
 def pytest_runtest_setup(item):

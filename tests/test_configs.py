@@ -37,8 +37,18 @@ def test_config_states_command_and_expected_result_and_loads(name):
 
 def test_build_runs_every_test_file_through_pytest():
     build = open(os.path.join(ROOT, "BUILD")).read()
-    listed = set(re.findall(r'^\s+"(test_\w+)",$', build, re.M))
+    sizes = dict(re.findall(r'^\s+"(test_\w+)": "(\w+)",$', build, re.M))
+    assert set(sizes.values()) <= {"small", "medium", "large", "enormous"}, sizes
+    listed = set(sizes)
     files = {os.path.basename(p)[:-3]
              for p in glob.glob(os.path.join(ROOT, "tests", "test_*.py"))}
     assert listed == files
     assert 'main = "tests/pytest_main.py"' in build
+    # the tests marked `gpu` run in their own target, tagged so, and nowhere else
+    gpu_files = {os.path.basename(p)[:-3]
+                 for p in glob.glob(os.path.join(ROOT, "tests", "test_*.py"))
+                 if re.search(r"^@pytest\.mark\.gpu$", open(p).read(), re.M)}
+    assert gpu_files, "no test is marked gpu: test_rnn_layer's CPU/GPU agreement should be"
+    for name in gpu_files:
+        assert re.search(r'name = "%s_gpu",(.|\n)*?tags = \["gpu"\]' % name, build), name
+    assert "\"'not gpu'\"" in build

@@ -319,6 +319,7 @@ def test_no_device_string_in_library():
             assert "/gpu:" not in text.lower() and "/cpu:" not in text.lower(), name
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not tf.config.list_logical_devices("GPU"),
                     reason="no GPU visible: CPU/GPU agreement needs one")
 def test_cpu_and_gpu_agree():
