@@ -193,12 +193,14 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
     def validate(s, batch):
         """Validation at step s; saves the weights when they score best so far. Logs the
         BPTT view of the training batch `batch` (one replica's rows)."""
-        view = task.bptt_view(model, batch) if chief else None
-        if view is not None:
-            reach = diagnostics.reach(view[1])
+        views = task.bptt_view(model, batch) if chief else None
+        if views is not None and not isinstance(views, dict):
+            views = {"": views}
+        for name, view in (views or {}).items():
+            reach, suffix = diagnostics.reach(view[1]), f"/{name}" if name else ""
             with writers["train"].as_default(step=s):
-                tf.summary.image("bptt_gradient", training.bptt_plot(*view, reach))
-                tf.summary.scalar("gradient_reach_steps", reach)
+                tf.summary.image("bptt_gradient" + suffix, training.bptt_plot(*view, reach))
+                tf.summary.scalar("gradient_reach_steps" + suffix, reach)
         if ema:
             raw = base.quick_eval(task, model, features["validation"], monitored)
             training.swap(variables, ema)       # the model now holds the averaged weights

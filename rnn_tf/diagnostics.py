@@ -32,7 +32,9 @@ _PROBES = {}          # id(rnn_tf.RNN) -> the probe its calls add, inside `probi
 def probing(layer, probe):
     """Within the block, calls of `layer` (an `rnn_tf.RNN`, or an `rnn_tf.Bidirectional`
     whose forward layer is meant) add `probe` <float>[batch, time, units] to its states,
-    as its `state_probe` argument would. Trace the model's call inside the block."""
+    as its `state_probe` argument would; for an `EncoderDecoder`'s `decoder_cell`, its
+    teacher-forced pass adds it to the decoder's states. Trace the model's call inside
+    the block."""
     layer = recurrent_layer(layer)
     _PROBES[id(layer)] = probe
     try:

@@ -13,6 +13,7 @@ both can also return the alignment, each output token's most-attended source pos
 import keras
 import tensorflow as tf
 
+from rnn_tf import diagnostics
 from rnn_tf.cells import check_positive_int
 from rnn_tf.heads import Head
 from rnn_tf.recurrent import RNN, CELLS, dynamic_unroll
@@ -72,6 +73,10 @@ class EncoderDecoder(keras.Model):
       inputs: (source <int32>[B, Tx], target_in <int32>[B, Ty]); pad_id marks padding.
     Returns:
       logits <float32>[B, Ty, target_vocab].
+
+    `rnn_tf.diagnostics.probing(model.encoder, probe)` adds a probe to the encoder's states
+    and `probing(model.decoder_cell, probe)` (<float>[B, Ty, units]) to the decoder's
+    s<t> of the teacher-forced pass, for the BPTT view of either side.
     """
 
     def __init__(self, source_vocab, target_vocab, units=128, cell="gru", embedding_dim=32,
@@ -161,10 +166,12 @@ class EncoderDecoder(keras.Model):
                                 output_type=tf.int32)
         return self.head(features), new_states, aligned
 
-    def _decoder_features(self, x, states, memory, keys, mask, return_weights=False):
+    def _decoder_features(self, x, states, memory, keys, mask, return_weights=False,
+                          probe=None):
         """One decoder step before the head: the embedded y<t-1> <float>[B, E] ->
         ([s<t>; c<t>] <float>[B, H or 2H], next states), and with `return_weights` the
-        attention weights <float>[B, Tx] (None without attention)."""
+        attention weights <float>[B, Tx] (None without attention). `probe` <float>[B, H]
+        or None is added to s<t> (the head's input and the next step's state)."""
         context = weights = None
         if self.attention is not None:
             context, weights = self.attention(states[0], memory, keys, mask,
@@ -172,6 +179,8 @@ class EncoderDecoder(keras.Model):
             x = tf.concat([x, context], -1)
         out, new_states = self.decoder_cell(x, states)
         new_states = list(new_states)
+        if probe is not None:            # every cell's output is its first state
+            out = new_states[0] = new_states[0] + probe
         if context is not None:
             out = tf.concat([out, context], -1)
         return (out, new_states, weights) if return_weights else (out, new_states)
@@ -188,8 +197,16 @@ class EncoderDecoder(keras.Model):
         # before the loop, and the head (the large (H x V) product) one product after it,
         # so the loop carries only the recurrence and the attention.
         x_tm = self.embedding(tf.transpose(target_in))                       # (Ty, B, E)
+        probe = diagnostics.active_probe(self.decoder_cell)               # (B, Ty, H)
+        if probe is not None:            # the loop reads it beside x<t>
+            x_tm = tf.concat([x_tm, tf.transpose(tf.cast(probe, x_tm.dtype), [1, 0, 2])],
+                             -1)
+        E = self.embedding_dim
 
         def step(x_t, s):
+            if probe is not None:
+                return self._decoder_features(x_t[:, :E], s, memory, keys, mask,
+                                              probe=x_t[:, E:])
             return self._decoder_features(x_t, s, memory, keys, mask)
         features_tm, _ = dynamic_unroll(step, x_tm, states)                  # (Ty, B, F)
         return self.head(tf.transpose(features_tm, [1, 0, 2]))              # (B, Ty, V)

@@ -13,13 +13,23 @@ from tests import rnn_oracle
 
 def _oracle_norms(model, ids, targets, mask):
     """(total, lag) of the lecture's BPTT in NumPy for a 1-layer vanilla LanguageModel."""
-    W_ax, W_aa, b_a = [w.astype(np.float64) for w in model.rnn_0.get_weights()]
-    W_ya, b_y = [w.astype(np.float64) for w in model.head.get_weights()]
-    B, T = ids.shape
-    V = W_ax.shape[0]
-    x = np.eye(V)[ids]
-    outputs, _, states = rnn_oracle.forward(x, W_ax, W_aa, b_a, np.zeros((B, W_aa.shape[0])),
-                                            mask)
+    V = model.rnn_0.get_weights()[0].shape[0]
+    return _vanilla_oracle_norms(np.eye(V)[ids], None, model.rnn_0.get_weights(),
+                                 model.head.get_weights(), targets, mask, mask)
+
+
+def _vanilla_oracle_norms(x, a0, cell_weights, head_weights, targets, mask, step_mask):
+    """(total, lag) of the lecture's BPTT in NumPy: a vanilla RNN (W_ax, W_aa, b_a) from
+    a0 (None: zeros) over x <float>[B, T, X], whose steps outside `step_mask` (None: all
+    in) keep the state, a softmax head (W_ya, b_y), and per-step losses of `targets` at
+    the steps of `mask` <bool>[B, T]."""
+    W_ax, W_aa, b_a = [w.astype(np.float64) for w in cell_weights]
+    W_ya, b_y = [w.astype(np.float64) for w in head_weights]
+    B, T = mask.shape
+    V = W_ya.shape[1]
+    a0 = np.zeros((B, W_aa.shape[0])) if a0 is None else a0.astype(np.float64)
+    outputs, _, states = rnn_oracle.forward(x.astype(np.float64), W_ax, W_aa, b_a, a0,
+                                            step_mask)
     logits = outputs @ W_ya + b_y
     p = np.exp(logits - logits.max(-1, keepdims=True))
     p /= p.sum(-1, keepdims=True)
@@ -121,3 +131,44 @@ def test_the_lm_tasks_logged_view_is_the_oracles():
     want_total, want_lag = _oracle_norms(model, ids, targets, mask)
     np.testing.assert_allclose(total, want_total, rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(lag, want_lag, rtol=1e-4, atol=1e-7)
+
+
+def test_the_decoder_view_is_the_oracles():
+    """The seq2seq decoder's states of the teacher-forced pass, probed through
+    `probing(model.decoder_cell, ...)`: the view equals the NumPy BPTT oracle of the
+    decoder (vanilla, no attention) from the encoder's final state."""
+    from rnn_tf.seq2seq import EncoderDecoder
+    rng = np.random.default_rng(zlib.crc32(b"decoder view"))
+    B, Tx, Ty, Vs, Vt, H, E = 3, 5, 7, 6, 8, 4, 3
+    model = EncoderDecoder(Vs, Vt, units=H, cell="vanilla", embedding_dim=E, attention=False)
+    source = tf.constant(rng.integers(3, Vs, (B, Tx)), tf.int32)
+    lengths = np.array([Ty, 4, 6], np.int32)
+    mask = np.arange(Ty)[None, :] < lengths[:, None]
+    target_in = np.where(mask, rng.integers(3, Vt, (B, Ty)), 0).astype(np.int32)
+    target_out = np.where(mask, rng.integers(2, Vt, (B, Ty)), 0).astype(np.int32)
+    model((source, target_in))
+    model.decoder_cell.set_weights([w * 3 for w in model.decoder_cell.get_weights()])
+
+    def per_step_loss(probe):
+        with diagnostics.probing(model.decoder_cell, probe):
+            logits = model((source, tf.constant(target_in)))
+        nll = tf.nn.sparse_softmax_cross_entropy_with_logits(target_out, logits)
+        return tf.where(tf.constant(mask), nll, 0.0)
+
+    total, lag = diagnostics.state_gradient_norms(per_step_loss, (B, Ty, H), lengths)
+    a0 = model.encode(source)[2][0].numpy()
+    x = model.embedding.get_weights()[0][target_in]
+    want_total, want_lag = _vanilla_oracle_norms(
+        x, a0, model.decoder_cell.get_weights(), model.head.get_weights(), target_out,
+        mask, None)
+    np.testing.assert_allclose(total.numpy(), want_total, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(lag.numpy(), want_lag, rtol=1e-4, atol=1e-7)
+    assert want_lag[2] > 0
+    # a zero probe changes nothing, with attention and every cell too
+    for cell, attention in (("vanilla", False), ("gru", True), ("lstm", True)):
+        model = EncoderDecoder(Vs, Vt, units=H, cell=cell, embedding_dim=E,
+                               attention=attention)
+        plain = model((source, target_in)).numpy()
+        with diagnostics.probing(model.decoder_cell, tf.zeros([B, Ty, H])):
+            probed = model((source, tf.constant(target_in)))
+        np.testing.assert_allclose(probed.numpy(), plain, atol=1e-6)

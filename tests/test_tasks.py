@@ -81,8 +81,10 @@ def test_tiny_task_end_to_end_and_fresh_process_export(name, tmp_path):
     assert np.isfinite(metrics["validation"][task.primary])
     assert np.isfinite(metrics["test"][task.primary])
     # the BPTT view of the recurrent layer at each validation (rnn_tf.diagnostics)
-    reach = logged(workdir, "gradient_reach_steps")
-    assert reach and all(0 <= r <= 1000 for _, r in reach), reach
+    views = ("/encoder", "/decoder") if name in ("dates", "translation") else ("",)
+    for view in views:
+        reach = logged(workdir, "gradient_reach_steps" + view)
+        assert reach and all(0 <= r <= 1000 for _, r in reach), (view, reach)
     # validation logs the training loss's name; the samples: predictions or mistakes
     assert logged(workdir, "loss", "validation")
     samples = text_logged(workdir, "misclassified" if name == "sentiment" else "predictions")

@@ -130,7 +130,8 @@ class Task:
     def bptt_view(self, model, batch):
         """(total, lag) <float32>[T] each: the recurrent layer's dL/da<t> as BPTT carries
         it (`rnn_tf.diagnostics.state_gradient_norms`) on a few rows of a training batch,
-        logged at every validation; None: the task has no such view."""
+        logged at every validation; or {name: (total, lag)} for a model with several
+        recurrent layers (logged as `bptt_gradient/<name>`); None: no such view."""
         return None
 
     def probed_view(self, model, layer, loss_fn, batch, steps_key, rows=8):
@@ -147,7 +148,8 @@ class Task:
         """
         small = {k: v[:rows] for k, v in batch.items()}
         fns = self.__dict__.setdefault("_bptt_views", {})
-        if id(model) not in fns:
+        key = (id(model), id(layer))
+        if key not in fns:
             rnn = diagnostics.recurrent_layer(layer)
 
             # traced once: batches differ in length and size
@@ -165,8 +167,8 @@ class Task:
                     lengths, time = tf.reduce_sum(tf.cast(valid, tf.int32), 1), tf.shape(ids)[1]
                 shape = (tf.shape(lengths)[0], time, rnn.units)
                 return diagnostics.state_gradient_norms(per_step_loss, shape, lengths)
-            fns[id(model)] = (model, view)
-        total, lag = fns[id(model)][1](small)
+            fns[key] = (model, view)
+        total, lag = fns[key][1](small)
         return total.numpy(), lag.numpy()
 
     def samples(self, model, step, features):

@@ -99,13 +99,21 @@ class Seq2SeqTask(base.Task):
         return tf.reduce_sum(tf.cast(batch["target_out"] > 0, tf.int32))  # target tokens
 
     def bptt_view(self, model, batch):
-        """The encoder's states; the loss, per sentence, is the decoder's summed over the
-        target, so the view shows how much of it reaches each source position."""
-        def loss_fn(model, b):
+        """Two views: the encoder's states ("encoder"), where the loss, per sentence, is
+        the decoder's summed over the target, so the view shows how much of it reaches
+        each source position; and the decoder's states of the teacher-forced pass
+        ("decoder"), with its per-step losses over the target."""
+        def sentence_loss(model, b):
+            return tf.reduce_sum(step_losses(model, b), 1)
+
+        def step_losses(model, b):
             logits = model((b["source"], b["target_in"]), training=False)
             nll = tf.nn.sparse_softmax_cross_entropy_with_logits(b["target_out"], logits)
-            return tf.reduce_sum(tf.where(b["target_out"] > 0, nll, 0.0), 1)
-        return self.probed_view(model, model.encoder, loss_fn, batch, "source")
+            return tf.where(b["target_out"] > 0, nll, 0.0)
+        return {"encoder": self.probed_view(model, model.encoder, sentence_loss, batch,
+                                            "source"),
+                "decoder": self.probed_view(model, model.decoder_cell, step_losses, batch,
+                                            "target_out")}
 
     def loss(self, model, batch, training, seed=None):
         logits = model((batch["source"], batch["target_in"]), training=training)
