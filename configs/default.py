@@ -69,6 +69,8 @@ def get_config(variant=None):
     c.train.sample_every = 500
     c.train.sample_length = 200
     c.train.histogram_every = 500
+    c.train.bptt_view_rows = 8           # rows of the batch the BPTT view (TensorBoard's
+                                         # bptt_gradient) reads at each validation; 0 = off
     c.train.interrupt_after_steps = 0    # stop as if killed after N steps of this run
 
     c.eval = ml_collections.ConfigDict()
@@ -92,6 +94,7 @@ def get_config(variant=None):
         c.train.sample_every = 20
         c.train.sample_length = 20
         c.train.histogram_every = 20
+        c.train.bptt_view_rows = 0       # its second graph's tracing is half a tiny run
         c.train.jit_compile = False
         c.eval.bless_max_nats = 10.0
     elif variant:

@@ -55,6 +55,8 @@ def base(name, task, dataset, manual_dir=""):
                                          # ModelCheckpoint(monitor='val_loss'))
     c.train.histogram_every = 500
     c.train.sample_every = 500           # TensorBoard samples: predictions, a piano roll
+    c.train.bptt_view_rows = 8           # rows of the batch the BPTT view (TensorBoard's
+                                         # bptt_gradient) reads at each validation; 0 = off
     c.train.interrupt_after_steps = 0    # stop as if killed after N steps of this run
 
     c.eval = ml_collections.ConfigDict()
@@ -76,6 +78,7 @@ def shrink(c, steps=30):
     c.train.eval_every = 10
     c.train.histogram_every = 10
     c.train.sample_every = 1000          # samples at the last step only
+    c.train.bptt_view_rows = 0           # its second graph's tracing is half a tiny run
     c.train.time_budget_s = 0.0
     c.train.schedule = "steps"
     return c

@@ -38,6 +38,7 @@ RULES = {
     "train.histogram_every": (*_POSITIVE_INT, "500"),
     "train.sample_every": (*_POSITIVE_INT, "500"),
     "train.sample_length": (*_COUNT, "200"),
+    "train.bptt_view_rows": (*_COUNT, "8 (0 = off)"),
     "train.warmup_steps": (*_COUNT, "100"),
     "train.early_stopping_patience": (*_COUNT, "5 (0 = off)"),
     "train.interrupt_after_steps": (*_COUNT, "0 (off)"),

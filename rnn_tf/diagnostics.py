@@ -74,18 +74,20 @@ def state_gradient_norms(per_step_loss, shape, lengths=None):
     batch, time, units = shape
     probe = tf.zeros([batch, time, units])
     last = (tf.fill([batch], time) if lengths is None else tf.cast(lengths, tf.int32)) - 1
-    # two tapes, not one persistent tape: a persistent tape cannot differentiate the
-    # layers' XLA-compiled loops (other layers of the model keep theirs)
-    with tf.GradientTape() as tape:
-        tape.watch(probe)
-        total_loss = tf.reduce_sum(per_step_loss(probe))
-    total = tf.reduce_mean(tf.norm(tape.gradient(total_loss, probe), axis=-1), axis=0)
     with tf.GradientTape() as tape:
         tape.watch(probe)
         losses = per_step_loss(probe)
-        last_loss = tf.reduce_sum(losses) if losses.shape.rank == 1 else tf.reduce_sum(
-            tf.gather(losses, tf.maximum(last, 0), batch_dims=1))
-    by_step = tf.norm(tape.gradient(last_loss, probe), axis=-1)           # [batch, time]
+        total_loss = tf.reduce_sum(losses)
+    by_step = tf.norm(tape.gradient(total_loss, probe), axis=-1)          # [batch, time]
+    total = tf.reduce_mean(by_step, axis=0)
+    if losses.shape.rank != 1:           # the last step's loss alone: a second pass
+        # two tapes, not one persistent tape: a persistent tape cannot differentiate the
+        # layers' XLA-compiled loops (other layers of the model keep theirs)
+        with tf.GradientTape() as tape:
+            tape.watch(probe)
+            last_loss = tf.reduce_sum(
+                tf.gather(per_step_loss(probe), tf.maximum(last, 0), batch_dims=1))
+        by_step = tf.norm(tape.gradient(last_loss, probe), axis=-1)
     # row b's lag k is its step last_b - k: shift each row so its last step is column 0
     steps = last[:, None] - tf.range(time)[None, :]
     lag = tf.where(steps >= 0, tf.gather(by_step, tf.maximum(steps, 0), batch_dims=1), 0.0)

@@ -43,8 +43,10 @@ def tiny(**overrides):
 def tiny_run(tmp_path_factory):
     workdir = str(tmp_path_factory.mktemp("tiny"))
     start = time.time()
-    results = run_pipeline(tiny(), workdir, list(("ingest", "transform", "train", "evaluate",
-                                                  "export", "push")), log=lambda *a: None)
+    # the BPTT view on: the tiny config turns it off
+    results = run_pipeline(tiny(**{"train.bptt_view_rows": 8}), workdir,
+                           ["ingest", "transform", "train", "evaluate", "export", "push"],
+                           log=lambda *a: None)
     return workdir, results, time.time() - start
 
 
@@ -408,6 +410,9 @@ def test_corrupt_checkpoint_falls_back_to_the_previous(tmp_path):
                  log=messages.append)
     text = "\n".join(messages)
     assert "is corrupt" in text and "resumed from" in text and "ckpt-10" in text, text
+    # train.bptt_view_rows=0 (the tiny config's) logs no BPTT view; validation ran
+    assert logged(workdir, "loss", "validation") and not logged(workdir,
+                                                                 "gradient_reach_steps")
 
 
 def test_divergence_stops_with_a_clear_error(monkeypatch, tmp_path):

@@ -68,7 +68,7 @@ def _fresh_process(saved_model, input_name, batches, tmp_path):
 @pytest.mark.parametrize("name", by_task(*sorted(TASKS)))
 def test_tiny_task_end_to_end_and_fresh_process_export(name, tmp_path):
     module, inputs, input_name = TASKS[name]
-    config = _config(module)
+    config = _config(module, **{"train.bptt_view_rows": 8})   # tiny turns the view off
     workdir = str(tmp_path / "run")
     start = time.time()
     results = run_pipeline(config, workdir, list(STAGES), log=lambda *a: None)
@@ -145,7 +145,7 @@ def test_tiny_task_end_to_end_and_fresh_process_export(name, tmp_path):
 
 
 def test_music_tiny_end_to_end_writes_midi_and_answers_in_fresh_process(tmp_path):
-    config = _config("bach")
+    config = _config("bach", **{"train.bptt_view_rows": 8})
     workdir = str(tmp_path / "run")
     start = time.time()
     run_pipeline(config, workdir, list(STAGES), log=lambda *a: None)

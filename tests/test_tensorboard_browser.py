@@ -30,7 +30,8 @@ def served(tmp_path_factory):
     work = tmp_path_factory.mktemp("tb")
     subprocess.run([sys.executable, "-m", "pipelines.train",
                     "--config=configs/default.py:tiny", f"--workdir={work / 'run'}",
-                    "--stages=ingest,transform,train"], cwd=ROOT, check=True,
+                    "--stages=ingest,transform,train", "--config.train.bptt_view_rows=8"],
+                   cwd=ROOT, check=True,
                    capture_output=True, timeout=600)
     with serve(str(work / "run" / "train" / "logs")) as base:
         yield base

@@ -134,10 +134,10 @@ class Task:
         recurrent layers (logged as `bptt_gradient/<name>`); None: no such view."""
         return None
 
-    def probed_view(self, model, layer, loss_fn, batch, steps_key, rows=8):
+    def probed_view(self, model, layer, loss_fn, batch, steps_key):
         """`bptt_view` for the states of `layer` (an rnn_tf.RNN, or a Bidirectional's
-        forward layer), on the first `rows` rows of `batch`, from one tf.function per
-        model.
+        forward layer), on the first `train.bptt_view_rows` rows of `batch` (8 where that
+        is 0), from one tf.function per model and layer.
 
         Args:
           loss_fn: callable(model, batch) -> <float32>[B, T] per-step losses (0 at padded
@@ -146,6 +146,7 @@ class Task:
             valid steps (pad id 0), its <bool>[B, T] mask of them, or its <int32>[B]
             lengths beside a `roll`.
         """
+        rows = self.config.train.get("bptt_view_rows", 0) or 8
         small = {k: v[:rows] for k, v in batch.items()}
         fns = self.__dict__.setdefault("_bptt_views", {})
         key = (id(model), id(layer))
