@@ -11,8 +11,11 @@ four configurations of ../shared/bench/README.md. Reports median tokens/s over r
 
 `--record` writes the run's JSON record (`benchmarks/record.py`: revision, date, machine,
 command) to benchmarks/records/train_throughput[_gru].json and, for the vanilla cell, its
-table into docs/speed.md between the `train_throughput` markers; `--table FILE` prints a
-record's table.
+table into docs/speed.md between the `train_throughput` markers. It also files the run's
+rnn_tf ratios under its machine in benchmarks/records/train_throughput_by_machine.json,
+which keeps each machine's latest run, and rewrites the `train_throughput_by_machine`
+table from it: the ratios differ from machine to machine (wide most). `--table FILE`
+prints a record's table; `--render` rewrites both tables from the records.
 
 `--cell gru` times rnn_tf.RNN(cell='gru') against keras.layers.GRU instead (same variants);
 `char_lm` is the shape the char LM GRU config trains (B=32, T=100, V=65, H=512).
@@ -167,10 +170,19 @@ def main():
     p.add_argument("--record", action="store_true",
                    help="write the JSON record and docs/speed.md's table")
     p.add_argument("--table", default=None, help="print the table of this record file")
+    p.add_argument("--render", action="store_true",
+                   help="measure nothing: rewrite docs/speed.md's tables from the records")
     args = p.parse_args()
     if args.table:
         with open(args.table) as f:
             print(table(json.load(f)))
+        return
+    if args.render:
+        with open(RECORD) as f:
+            rec = json.load(f)
+        record.write_section("train_throughput", table(rec))
+        record.write_section("train_throughput_by_machine",
+                             machines_table(file_by_machine(rec)))
         return
     rec = record.start()
     rec["cell"] = args.cell
@@ -184,7 +196,57 @@ def main():
                                         name + ".json"), rec)
         if args.cell == "vanilla":           # docs/speed.md's table is the vanilla one
             record.write_section(name, table(rec))
+            if set(args.configs) == set(CONFIGS_BY_MACHINE):
+                record.write_section("train_throughput_by_machine",
+                                     machines_table(file_by_machine(rec)))
     print(table(rec))
+
+
+RECORD = os.path.join(record.ROOT, "benchmarks", "records", "train_throughput.json")
+BY_MACHINE = os.path.join(record.ROOT, "benchmarks", "records",
+                          "train_throughput_by_machine.json")
+CONFIGS_BY_MACHINE = ("char", "seed", "wide", "long")
+
+
+def machine_key(rec):
+    """The name a record's machine is filed under: CPU model, cores and memory."""
+    m = rec["machine"]
+    return f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB"
+
+
+def file_by_machine(rec):
+    """Files the rnn_tf ratios of a vanilla record of the four configs under its machine
+    in BY_MACHINE (a machine's newer run replaces its older one); returns the file's
+    {machine: entry}."""
+    by_machine = {}
+    if os.path.exists(BY_MACHINE):
+        with open(BY_MACHINE) as f:
+            by_machine = json.load(f)["machines"]
+    ratios = {r["config"]: r["ratio_vs_keras"] for r in rec["rows"]
+              if r["variant"] == "rnn_tf"}
+    if rec["cell"] != "vanilla" or set(ratios) != set(CONFIGS_BY_MACHINE):
+        raise ValueError("the by-machine table takes a vanilla run of all four configs "
+                         f"(this one: cell {rec['cell']!r}, configs {sorted(ratios)})")
+    key = machine_key(rec)
+    old = by_machine.get(key)
+    if old is None or old["started_utc"] <= rec["started_utc"]:
+        by_machine[key] = {"ratios": ratios, "repeats": rec["repeats"],
+                           **{k: rec[k] for k in ("revision", "dirty", "started_utc",
+                                                  "command", "versions")}}
+        record.write(BY_MACHINE, {"machines": by_machine})
+    return by_machine
+
+
+def machines_table(by_machine):
+    """The markdown table of rnn_tf's ratio to keras SimpleRNN per config, one row per
+    machine, each with the revision and date of its run."""
+    lines = ["| machine | " + " | ".join(CONFIGS_BY_MACHINE) + " | measured at |",
+             "|---|" + "---|" * len(CONFIGS_BY_MACHINE) + "---|"]
+    for key, e in sorted(by_machine.items()):
+        ratios = " | ".join(f"{e['ratios'][c]:.2f}×" for c in CONFIGS_BY_MACHINE)
+        lines.append(f"| {key} | {ratios} | {e['revision'][:7]}"
+                     f"{' (dirty tree)' if e['dirty'] else ''}, {e['started_utc']} |")
+    return "\n".join(lines)
 
 
 def round_ratios(rec, row):

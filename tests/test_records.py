@@ -38,6 +38,11 @@ def test_throughput_and_latency_sections_are_the_tables_of_their_records():
     with open(os.path.join(ROOT, "benchmarks", "records", "train_throughput.json")) as f:
         rec = json.load(f)
     assert record.section(text, "train_throughput", train_throughput.table(rec)) == text
+    with open(train_throughput.BY_MACHINE) as f:
+        by_machine = json.load(f)["machines"]
+    assert train_throughput.machine_key(rec) in by_machine    # the table's run is filed
+    assert record.section(text, "train_throughput_by_machine",
+                          train_throughput.machines_table(by_machine)) == text
     text = record.read_document("generation_latency")
     with open(generation_latency.RECORD) as f:
         rec = json.load(f)
