@@ -257,6 +257,21 @@ class LanguageModel(keras.Model):
 
     def call(self, ids, initial_state=None, mask=None, training=None, return_hidden=False,
              state_probe=None):
+        h, final, hidden = self._stack(ids, initial_state, mask, training, state_probe)
+        if self.drop_out is not None:
+            h = self.drop_out(h, training=training)
+        logits = self.head(h)
+        return (logits, final, hidden) if return_hidden else (logits, final)
+
+    def features(self, ids, mask=None, training=None):
+        """The top layer's outputs, what a downstream model reads from a pretrained LM
+        (`rnn_tf.CharLMEmbedding`): <int32>[batch, time] ids (and <bool>[batch, time]
+        mask or None) -> <float32>[batch, time, units], from zero states, with the
+        residual connections, before the output dropout and the head."""
+        return self._stack(ids, None, mask, training, None)[0]
+
+    def _stack(self, ids, initial_state, mask, training, state_probe):
+        """The layers: (top output [B, T, H], final states, first layer's output)."""
         h, final, hidden = ids, [], None
         if self.embedding is not None:
             h = self.embedding(ids)
@@ -272,10 +287,7 @@ class LanguageModel(keras.Model):
             h = y
             if self.drop is not None and i < self.num_layers - 1:
                 h = self.drop(h, training=training)
-        if self.drop_out is not None:
-            h = self.drop_out(h, training=training)
-        logits = self.head(h)
-        return (logits, final, hidden) if return_hidden else (logits, final)
+        return h, final, hidden
 
     def get_config(self):
         return {"vocab_size": self.vocab_size, "units": self.units, "cell": self.cell_name,

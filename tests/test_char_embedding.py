@@ -1,0 +1,145 @@
+"""rnn_tf.CharLMEmbedding: contextual string embeddings from a forward and a backward
+character LM, against the NumPy RNN oracle; frozen or fine-tuned; saved with Keras and
+exported in a SavedModel that answers in a process without rnn_tf."""
+
+import json
+import os
+import subprocess
+import sys
+import zlib
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import rnn_tf
+from rnn_tf.char_embedding import word_spans
+from rnn_tf.models import LanguageModel
+from tests import rnn_oracle
+
+V, H = 8, 5
+TEXTS = ["ab cde f", "gg a", "b"]          # characters a..g are ids 1..7, space is 0
+
+
+def _ids(text):
+    return [0 if c == " " else ord(c) - ord("a") + 1 for c in text]
+
+
+def _batch():
+    C = max(len(t) for t in TEXTS)
+    chars = np.zeros((len(TEXTS), C), np.int32)
+    spans = [word_spans(t) for t in TEXTS]
+    W = max(len(s) for s, _ in spans)
+    starts, ends = np.zeros((len(TEXTS), W), np.int32), np.zeros((len(TEXTS), W), np.int32)
+    for i, t in enumerate(TEXTS):
+        chars[i, :len(t)] = _ids(t)
+        starts[i, :len(spans[i][0])], ends[i, :len(spans[i][1])] = spans[i]
+    return chars, starts, ends, np.array([len(t) for t in TEXTS], np.int32), spans
+
+
+def _lms(seed):
+    rng = np.random.default_rng(seed)
+    lms = [LanguageModel(V, units=H, name=n) for n in ("forward", "backward")]
+    for lm in lms:
+        lm(tf.zeros([1, 1], tf.int32))
+        lm.set_weights([rng.normal(0, 0.5, w.shape) for w in lm.get_weights()])
+    return lms
+
+
+def _oracle_states(lm, text):
+    """The LM's states over `text`'s ids, NumPy: [len(text), H]."""
+    W_ax, W_aa, b_a = [w.astype(np.float64) for w in lm.rnn_0.get_weights()]
+    x = np.eye(V)[_ids(text)][None]
+    out, _, _ = rnn_oracle.forward(x, W_ax, W_aa, b_a, np.zeros((1, H)))
+    return out[0]
+
+
+def test_word_spans_are_first_and_last_character_indices():
+    assert word_spans("ab cde f") == ([0, 3, 7], [1, 5, 7])
+    assert word_spans(" a  bc ") == ([1, 4], [1, 5])
+
+
+def test_features_equal_the_numpy_oracle_of_both_lms():
+    forward, backward = _lms(zlib.crc32(b"char lm embedding"))
+    layer = rnn_tf.CharLMEmbedding(forward, backward)
+    chars, starts, ends, lengths, spans = _batch()
+    got = layer(chars, starts, ends, lengths).numpy()
+    assert got.shape == (len(TEXTS), starts.shape[1], 2 * H)
+    for i, text in enumerate(TEXTS):
+        f = _oracle_states(forward, text)
+        b = _oracle_states(backward, text[::-1])[::-1]   # row t: read len-1 .. t
+        for w, (s, e) in enumerate(zip(*spans[i])):
+            np.testing.assert_allclose(got[i, w, :H], f[e], atol=1e-5)
+            np.testing.assert_allclose(got[i, w, H:], b[s], atol=1e-5)
+    # padding after a sentence changes nothing of its words
+    longer = np.pad(chars, [[0, 0], [0, 4]], constant_values=3)
+    np.testing.assert_allclose(layer(longer, starts, ends, lengths).numpy(), got, atol=1e-6)
+
+
+def test_frozen_by_default_and_fine_tuned_on_request():
+    forward, backward = _lms(1)
+    frozen = rnn_tf.CharLMEmbedding(forward, backward)
+    chars, starts, ends, lengths, _ = _batch()
+    frozen(chars, starts, ends, lengths)
+    assert frozen.trainable_weights == [] and len(frozen.non_trainable_weights) == 10
+    tuned = rnn_tf.CharLMEmbedding(*_lms(2), trainable=True)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tuned(chars, starts, ends, lengths) ** 2)
+    grads = tape.gradient(loss, tuned.trainable_weights)
+    # both LMs' recurrent layers get a gradient (the heads are not used)
+    assert sum(g is not None and float(tf.norm(g)) > 0 for g in grads) == 6
+
+
+def test_bad_arguments_are_one_line_errors():
+    forward, _ = _lms(3)
+    with pytest.raises(ValueError, match="backward_lm=.*is not an rnn_tf.models.LanguageModel"):
+        rnn_tf.CharLMEmbedding(forward, keras.layers.Dense(3))
+    other = LanguageModel(V, units=H + 1)
+    other(tf.zeros([1, 1], tf.int32))
+    with pytest.raises(ValueError, match="the LMs differ: forward vocab_size=8, units=5"):
+        rnn_tf.CharLMEmbedding(forward, other)
+
+
+def test_saves_with_keras_and_exports_for_a_process_without_rnn_tf(tmp_path):
+    forward, backward = _lms(4)
+    forward.save(str(tmp_path / "forward.keras"))
+    backward.save(str(tmp_path / "backward.keras"))
+    # loaded from the LMs' .keras files, inside a model that adds a head
+    chars_in = keras.Input((None,), dtype="int32")
+    starts_in = keras.Input((None,), dtype="int32")
+    ends_in = keras.Input((None,), dtype="int32")
+    feats = rnn_tf.CharLMEmbedding(str(tmp_path / "forward.keras"),
+                                   str(tmp_path / "backward.keras"))(chars_in, starts_in,
+                                                                     ends_in)
+    model = keras.Model([chars_in, starts_in, ends_in], keras.layers.Dense(3)(feats))
+    chars, starts, ends, lengths, _ = _batch()
+    full = np.full_like(lengths, chars.shape[1])
+    want = model([chars, starts, ends]).numpy()
+    ref = rnn_tf.CharLMEmbedding(forward, backward)(chars, starts, ends, full).numpy()
+    np.testing.assert_allclose(model.layers[3](chars, starts, ends).numpy(), ref, atol=1e-6)
+    model.save(str(tmp_path / "tagger.keras"))
+    again = keras.saving.load_model(str(tmp_path / "tagger.keras"))
+    np.testing.assert_allclose(again([chars, starts, ends]).numpy(), want, atol=1e-6)
+
+    module = tf.Module()
+    module.model = model
+    module.serve = tf.function(
+        lambda c, s, e: {"scores": model([c, s, e])},
+        input_signature=[tf.TensorSpec([None, None], tf.int32)] * 3)
+    tf.saved_model.save(module, str(tmp_path / "export"),
+                        signatures={"serving_default": module.serve})
+    code = ("import json, sys; import tensorflow as tf; "
+            "m = tf.saved_model.load(sys.argv[1]); a = json.loads(sys.argv[2]); "
+            "out = m.signatures['serving_default'](c=tf.constant(a[0]), "
+            "s=tf.constant(a[1]), e=tf.constant(a[2]))['scores']; "
+            "print(json.dumps(out.numpy().tolist())); "
+            "print('rnn_tf' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "export"),
+                          json.dumps([chars.tolist(), starts.tolist(), ends.tolist()])],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.strip().splitlines()
+    assert lines[-1] == "False"
+    np.testing.assert_allclose(np.array(json.loads(lines[-2])), want, atol=1e-5)
