@@ -11,10 +11,10 @@ Command:
     python -m pipelines.train --config=configs/bach.py --workdir=runs/bach
 Smoke run:
     python -m pipelines.train --config=configs/bach.py:tiny --workdir=/tmp/bach
-Expected: validation 6.597, test 6.398 nats_per_step in 4.3 min on 2 cores, against the
-Keras baseline(s) at the same budget: GRU(128) + Dense(sigmoid) 7.029 / 6.786 (the `bach`
-row of benchmarks/results.json, `python benchmarks/results_table.py --task=bach`; 2026-12-06
-13:18 UTC, revision not recorded).
+Expected: validation 6.597, test 6.398 nats_per_step in 3.3 min on 2 cores, against the
+Keras baseline(s) at the same budget: GRU(128) + Dense(sigmoid) 7.357 / 7.093 (the `bach`
+row of benchmarks/results.json, `python benchmarks/results_table.py --task=bach`; 2dcefe4,
+2026-12-06 23:45 UTC, 2-core AMD EPYC).
 """
 
 from configs import supervised
