@@ -227,10 +227,12 @@ def table(results):
         if every > total:
             lines.append(f"With {', '.join(EXTRA)} (`--all`): {every / 60:.0f} min.")
     refresh = results.get("_full_refresh")
-    if refresh:
+    if refresh and refresh.get("revision"):   # one without its provenance is not shown
+        m = refresh["machine"]
         lines.append(f"\nLast full refresh ({', '.join(refresh['tasks'])}; ours and the "
-                     f"baselines): "
-                     f"{refresh['wall_seconds'] / 60:.0f} min on 2 cores, {refresh['date']}.")
+                     f"baselines): {refresh['wall_seconds'] / 60:.0f} min, "
+                     f"{refresh['revision'][:7]}, {refresh['date']} UTC, {m['cores']}-core "
+                     f"{m['cpu']}.")
     return "\n".join(lines)
 
 
@@ -432,7 +434,8 @@ def main():
         if full and task == todo[-1]:
             results["_full_refresh"] = {
                 "wall_seconds": round(time.time() - run_start, 1), "tasks": todo,
-                "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
+                "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+                **{k: provenance[k] for k in ("revision", "dirty", "machine", "command")}}
         save(results)
         write_configs(results, [task])
         write_documents(results)

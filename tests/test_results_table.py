@@ -94,13 +94,19 @@ def test_table_names_a_shared_baseline_and_the_full_refresh():
         "char_lm_deep": {"model": "cell=vanilla", "ours": row,
                          "baselines": [dict(base, shared_from="char_lm_gru")]},
         "_full_refresh": {"wall_seconds": 7260.0, "date": "2026-11-26 20:00",
-                          "tasks": ["char_lm_deep"]}}
+                          "tasks": ["char_lm_deep"], "revision": "0123456789abcdef",
+                          "machine": {"cpu": "AMD EPYC", "cores": 2}}}
     text = rt.table(results)
     lines = [l for l in text.splitlines() if l.startswith("| char_lm")]
     assert len(lines) == 2
     assert "(the char_lm_gru run)" in lines[1] and "run)" not in lines[0]
     assert all("| yes |" in l for l in lines)
-    assert "Last full refresh (char_lm_deep; ours and the baselines): 121 min" in text
+    assert ("Last full refresh (char_lm_deep; ours and the baselines): 121 min, 0123456, "
+            "2026-11-26 20:00 UTC, 2-core AMD EPYC.") in text
+    # a refresh recorded before refreshes carried their revision is not shown
+    old = dict(results, _full_refresh={"wall_seconds": 7260.0, "date": "2026-11-26 20:00",
+                                       "tasks": ["char_lm_deep"]})
+    assert "Last full refresh" not in rt.table(old)
     # a full refresh leaves char_lm_gru out: char_lm_deep's 10 min and the baseline it
     # would then train itself (25 min, the shared run's wall); --all adds char_lm_gru's 10
     assert ("Sum of the rows' wall times in a full refresh (ours and the baselines, a "
