@@ -193,7 +193,8 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
     def validate(s, batch):
         """Validation at step s; saves the weights when they score best so far. Logs the
         BPTT view of the training batch `batch` (one replica's rows)."""
-        views = task.bptt_view(model, batch) if chief and t.get("bptt_view_rows", 8) else None
+        on = chief and t.get("bptt_view_rows", base.VIEW_ROWS)
+        views = task.bptt_view(model, batch) if on else None
         if views is not None and not isinstance(views, dict):
             views = {"": views}
         for name, view in (views or {}).items():

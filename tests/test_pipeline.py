@@ -187,11 +187,11 @@ def test_tensorboard_logs_have_the_expected_tags(tiny_run):
     assert {"loss", "nats_per_char", "bits_per_char"} <= tags["validation"]
     # the config is logged as hparams at logs/, its metrics the validation ones
     root = _tensors(logs)
-    assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= set(
+    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
+    assert {metadata.EXPERIMENT_TAG, metadata.SESSION_START_INFO_TAG} <= set(
         root.Tags()["tensors"])
-    from tensorboard.plugins.hparams import plugin_data_pb2
     experiment = plugin_data_pb2.HParamsPluginData.FromString(
-        root.SummaryMetadata("_hparams_/experiment").plugin_data.content).experiment
+        root.SummaryMetadata(metadata.EXPERIMENT_TAG).plugin_data.content).experiment
     assert {(m.name.group, m.name.tag) for m in experiment.metric_infos} == {
         ("validation", "loss"), ("validation", "nats_per_char")}
     # text samples are preformatted (a Markdown code block keeps their whitespace)

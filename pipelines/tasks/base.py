@@ -45,6 +45,9 @@ from rnn_tf import diagnostics
 SPLITS = ("train", "validation", "test")
 
 
+# rows of a training batch the BPTT view reads when train.bptt_view_rows does not say
+VIEW_ROWS = 8
+
 class Task:
     """Base class; see the module docstring for what a task supplies."""
 
@@ -146,7 +149,7 @@ class Task:
             valid steps (pad id 0), its <bool>[B, T] mask of them, or its <int32>[B]
             lengths beside a `roll`.
         """
-        rows = self.config.train.get("bptt_view_rows", 0) or 8
+        rows = self.config.train.get("bptt_view_rows", 0) or VIEW_ROWS
         small = {k: v[:rows] for k, v in batch.items()}
         fns = self.__dict__.setdefault("_bptt_views", {})
         key = (id(model), id(layer))
