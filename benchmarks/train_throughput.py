@@ -229,7 +229,7 @@ def file_by_machine(rec):
                          f"(this one: cell {rec['cell']!r}, configs {sorted(ratios)})")
     key = machine_key(rec)
     old = by_machine.get(key)
-    if old is None or old["started_utc"] <= rec["started_utc"]:
+    if old is None or old["started_utc"] < rec["started_utc"]:   # rendering writes nothing
         by_machine[key] = {"ratios": ratios, "repeats": rec["repeats"],
                            **{k: rec[k] for k in ("revision", "dirty", "started_utc",
                                                   "command", "versions")}}

@@ -48,6 +48,7 @@ SPLITS = ("train", "validation", "test")
 # rows of a training batch the BPTT view reads when train.bptt_view_rows does not say
 VIEW_ROWS = 8
 
+
 class Task:
     """Base class; see the module docstring for what a task supplies."""
 

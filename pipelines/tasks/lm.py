@@ -203,8 +203,9 @@ class LMTask(base.Task):
                                                      training=False, return_hidden=True)[2]}
 
     def bptt_view(self, model, batch):
-        """dL/da<t> of the first layer as BPTT carries it, on 8 windows of `batch` from a
-        zero state (`rnn_tf.diagnostics`): (total, lag), <float32>[T] each."""
+        """dL/da<t> of the first layer as BPTT carries it, on the first windows of `batch`
+        (`probed_view`) from a zero state (`rnn_tf.diagnostics`): (total, lag),
+        <float32>[T] each."""
         def loss_fn(model, b):
             logits = model(b["inputs"], mask=b["mask"], training=False)[0]
             ce = tf.nn.sparse_softmax_cross_entropy_with_logits(b["targets"], logits)
