@@ -85,6 +85,7 @@ DOCUMENTS = {
     "main_job": "README.md",
     "results": "README.md",
     "results_full": "RESULTS.md",
+    "dates_probe": "RESULTS.md",
     "train_throughput": "docs/speed.md",
     "train_throughput_by_machine": "docs/speed.md",
     "generation_latency": "docs/speed.md",

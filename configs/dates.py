@@ -1,9 +1,11 @@
 """Date normalisation (encoder-decoder, Tx != Ty): human-readable dates -> ISO YYYY-MM-DD.
 
-Data: our TFDS builder `dates` 2.1.0, generated with faker + babel from seeds (train 60,000,
-validation 2,000 and test 10,000 from their own seeds, less inputs seen in train; 13 locales,
+Data: our TFDS builder `dates` 3.0.0, generated with faker + babel from seeds (train 60,000,
+validation 2,000 and test 10,000 from their own seeds, less inputs seen in train; 20 locales,
 babel's short/medium/long/full and 33 more patterns, all-numeric ones read by the rule in
-pipelines/datasets/dates.py; as-is / upper / lower case).
+pipelines/datasets/dates.py, and 18 templates of dates as people write them: ordinal days,
+abbreviated months with and without a period, day-first dotted numerics; as-is / upper /
+lower / title case, single, doubled, padded or tight spacing).
 Model: characters (lower-cased) -> GRU encoder -> Bahdanau attention -> GRU decoder over
 the ISO characters; greedy decoding. The checkpoint with the lowest validation loss is kept
 (`train.monitor='loss'`): exact match saturates at 100% on validation.
@@ -19,8 +21,10 @@ decoder 0.971 / 0.968; Embedding(16) + GRU(128) encoder, GRU(128) decoder 0.980 
 e72bf49, 2026-12-06 16:23 UTC, 2-core AMD EPYC).
 
 Held-out probes of an export: `python benchmarks/dates_probe.py
-runs/dates/export/saved_model` (the deeplearning.ai exercise's en_US formats), and with
-`--probe locales` (the builder's patterns in 14 locales it never trains on).
+runs/dates/export/saved_model` (the deeplearning.ai exercise's en_US formats), with
+`--probe locales` (the builder's patterns in 14 locales it never trains on) and with
+`--probe human` (exact match per written form, on forms the builder never writes; the
+table in RESULTS.md).
 """
 
 from configs import supervised

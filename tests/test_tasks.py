@@ -424,15 +424,17 @@ def test_sentiment_lexicon_is_a_feature_and_an_unknown_one_is_a_user_error():
 
 
 def test_date_labels_agree_with_their_input_dates():
-    from pipelines.datasets.dates import CASES, generate, render
+    from pipelines.datasets.dates import CASES, HUMAN, SPACINGS, generate, render
     rows = generate(3000, seed=123)
     assert rows == generate(3000, seed=123)                     # reproducible
     assert {r["case"] for r in rows} == set(CASES)
+    assert {r["spacing"] for r in rows} == set(SPACINGS)
+    assert {r["pattern"] for r in rows} >= set(HUMAN)          # every template is drawn
     new_year = 0
     for r in rows:
         date = datetime.date.fromisoformat(r["iso"])
-        # the label, written back in the same pattern, locale and case, is the input
-        assert render(date, r["pattern"], r["locale"], r["case"]) == r["text"], r
+        # the label, written back in the same pattern, locale, case and spacing, is the input
+        assert render(date, r["pattern"], r["locale"], r["case"], r["spacing"]) == r["text"], r
         if str(date.year) not in r["text"]:                   # calendar year, not 'Y'
             assert 1969 <= date.year <= 2068 and f"{date.year % 100:02d}" in r["text"], r
         if (date.month, date.day) in ((12, 30), (12, 31), (1, 1), (1, 2)):
@@ -444,6 +446,7 @@ def _read_numeric(text):
     """The docstring's rule for all-numeric dates, written independently of the generator:
     None for a date with words in it, else the date its numbers mean."""
     import re
+    text = text.strip()
     if re.search(r"[^\d./\- ]", text):
         return None
     parts = [int(p) for p in re.split(r"[./\- ]+", text)]
@@ -473,6 +476,49 @@ def test_all_numeric_dates_have_one_reading():
     assert _read_numeric("16/12/69") == datetime.date(1969, 12, 16)
 
 
+def test_dates_as_people_write_them_follow_their_stated_rules():
+    """HUMAN's templates, checked against the rules written out here: English ordinals,
+    French's "1er", abbreviated months with and without a period, day-first dots, title
+    case and the spacings; and every form the issue names occurs in training data."""
+    import re
+    from pipelines.datasets.dates import generate, ordinal, render
+    suffixes = {1: "st", 2: "nd", 3: "rd", 11: "th", 12: "th", 13: "th", 21: "st", 22: "nd",
+                23: "rd", 24: "th", 30: "th", 31: "st"}
+    assert all(ordinal(d) == f"{d}{s}" for d, s in suffixes.items())
+    day = datetime.date(1976, 3, 3)
+    assert render(day, "MMMM o, y", "en_US", "as_is") == "March 3rd, 1976"
+    assert render(day, "o MMMM y", "en_GB", "lower") == "3rd march 1976"
+    assert render(day, "'the' o 'of' MMMM y", "en_GB", "title") == "The 3rd Of March 1976"
+    assert render(datetime.date(1983, 11, 19), "'the' o 'of' MMMM y", "en_US",
+                  "as_is") == "the 19th of November 1983"
+    assert render(datetime.date(1972, 1, 17), "MMMM o, y", "en_US", "as_is",
+                  "double") == "January  17th,  1972"
+    june = datetime.date(2022, 6, 13)
+    assert render(june, "MMM. d y", "en_US", "as_is") == "Jun. 13 2022"
+    assert render(june, "MMM_ d, y", "en_US", "upper", "tight") == "JUN 13,2022"
+    assert render(datetime.date(1999, 12, 1), "d MMM_ y", "fr_FR", "as_is") == "1 déc 1999"
+    assert render(datetime.date(1999, 12, 1), "d MMM. y", "fr_FR", "as_is") == "1 déc. 1999"
+    assert render(datetime.date(1789, 7, 1), "O MMMM y", "fr_FR", "as_is",
+                  "padded") == " 1er juillet 1789 "
+    assert render(datetime.date(2028, 11, 2), "d.MM.y", "de_DE", "as_is") == "2.11.2028"
+    rows = generate(4000, seed=11)
+    for r in rows:
+        if re.fullmatch(r"\s*\d{1,2}\. ?\d{1,2}\. ?\d{4}\s*", r["text"]):  # dotted, day first
+            d, m, _ = (int(x) for x in re.findall(r"\d+", r["text"]))
+            assert r["iso"].endswith(f"-{m:02d}-{d:02d}"), r
+        if re.search(r"\d(st|nd|rd|th)\b", r["text"], re.I):            # an ordinal day
+            d = int(re.search(r"(\d+)(st|nd|rd|th)\b", r["text"], re.I).group(1))
+            assert r["iso"].endswith(f"-{d:02d}") and r["locale"].startswith("en_"), r
+    def some(pattern):
+        return re.compile(pattern, re.I).search
+    for form in (r"^\s*\d+(st|nd|rd|th) [a-z]+ \d{4}\s*$",          # 3rd march 1976
+                 r"^\s*the \d+(st|nd|rd|th) of [a-z]+,? \d{4}\s*$",   # the 19th of November
+                 r"[a-z]+  \d+(st|nd|rd|th),  \d{4}",                  # doubled spaces
+                 r"^\s*[a-z]{3}\. \d+ \d{4}\s*$",                        # Jun. 13 2022
+                 r"^\s*\d{2}\.\d{2}\.\d{4}\s*$"):                           # 02.11.2028
+        assert any(some(form)(r["text"]) for r in rows), form
+
+
 def test_dates_probe_rows_and_its_one_line_error(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     sys.path.insert(0, os.path.join(root, "benchmarks"))
@@ -490,6 +536,28 @@ def test_dates_probe_rows_and_its_one_line_error(tmp_path):
     for _, text, iso in other:
         if _read_numeric(text) is not None:                     # the builder's rule holds
             assert _read_numeric(text).isoformat() == iso, text
+    from pipelines.datasets.dates import EXTRA, HUMAN, NAMED, generate
+    assert not set(dates_probe.HELD_OUT) & set(HUMAN).union(NAMED, EXTRA)
+    assert set(dates_probe.TRAINED) <= set(HUMAN).union(EXTRA)
+    human = dates_probe.human_rows(6, seed=3)
+    assert human == dates_probe.human_rows(6, seed=3)
+    assert len(human) == 6 * (len(dates_probe.HELD_OUT) + len(dates_probe.TRAINED))
+    for form, text, iso in human:
+        if form == "dd.MM.y":                                   # both readings are dates
+            assert int(iso[5:7]) <= 12 and int(iso[8:]) <= 12, text
+    # the held-out forms' tell-tales never occur in training data
+    import re
+    short = r"\b(jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?"
+    tells = (short + r" +\d+(st|nd|rd|th)\b",                    # a short month, then an ordinal
+             r"of +" + short + r" +\d{4}",                       # "the 3rd of Mar 1976"
+             r"day,? +[a-z]+ +\d+(st|nd|rd|th)",               # a weekday, then an ordinal
+             r"^\s*\d+(st|nd|rd|th) +of",                      # "of" without "the"
+             r"[a-z] +the +\d",                                # "March the 3rd"
+             r"^\s*\d{4}\.\d{2}\.\d{2}\s*$")                     # year first, dotted
+    train = [r["text"] for r in generate(6000, seed=0)]
+    for tell in tells:
+        assert not [t for t in train if re.search(tell, t, re.I)], tell
+    assert all(any(re.search(tell, t, re.I) for _, t, _ in human) for tell in tells)
     proc = subprocess.run([sys.executable, os.path.join(root, "benchmarks", "dates_probe.py"),
                            str(tmp_path / "nothing")], capture_output=True, text=True)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
