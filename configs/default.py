@@ -29,6 +29,8 @@ def get_config(variant=None):
     c.data.data_dir = ""                 # TFDS data_dir; '' = <workdir>/ingest/tfds
     c.data.manual_dir = ""               # for offline data sets
     c.data.max_chars_per_split = 0       # 0 = all; >0 truncates each split (tiny runs)
+    c.data.reverse = False               # True: every document read backwards (a backward
+                                         # LM; its signatures read and write reversed text)
 
     c.model = ml_collections.ConfigDict()
     c.model.cell = "vanilla"

@@ -48,7 +48,7 @@ def run(task, config, workdir, fingerprint):
     tmp = common.make_temp_dir(out, "saved_model")
     tf.saved_model.save(module, tmp, signatures=signatures)
     common.replace_dir_atomic(tmp, export_dir(workdir))
-    task.after_export(export_dir(workdir), out)
+    task.after_export(export_dir(workdir), out, model)
     common.write_manifest(workdir, "export", config.export.to_dict(), fingerprint,
                           started=started, saved_model=export_dir(workdir),
                           signatures=sorted(signatures),

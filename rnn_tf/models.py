@@ -237,6 +237,15 @@ class LanguageModel(keras.Model):
     def compute_mask(self, inputs, mask=None):
         return None
 
+    def build(self, input_shape=None):
+        """Builds every layer from <int32>[batch, time] ids of `input_shape` (a Keras
+        `.keras` file rebuilds the model this way before it loads the weights)."""
+        if self.built:
+            return
+        batch, time = (list(input_shape) + [None, None])[:2] if input_shape else (1, 1)
+        self.call(tf.zeros([batch or 1, time or 1], tf.int32))
+        self.built = True
+
     @property
     def rnns(self):
         """The RNN layers, bottom first."""

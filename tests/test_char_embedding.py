@@ -143,3 +143,71 @@ def test_saves_with_keras_and_exports_for_a_process_without_rnn_tf(tmp_path):
     lines = out.stdout.strip().splitlines()
     assert lines[-1] == "False"
     np.testing.assert_allclose(np.array(json.loads(lines[-2])), want, atol=1e-5)
+
+
+@pytest.mark.data("spa_eng", "ud_english_ewt", "sentiment_labelled_sentences",
+                  "tiny_shakespeare")
+def test_english_corpus_holds_training_text_only():
+    """`english_text` (configs/char_lm_english.py's corpus): every source is there, and no
+    sentence of any task's validation or test split is, unless the same sentence is also
+    in that task's train split."""
+    from pipelines.datasets import english_text, sentiment_labelled_sentences, spa_eng
+    from pipelines.datasets import files, ud_english_ewt
+    from tests.data import DATA
+    docs = {s: english_text.read_source(s, DATA) for s in english_text.SOURCES}
+    assert all(docs.values()) and sum(len(d) for v in docs.values() for d in v) > 4_000_000
+    lines = {s: {line for d in v for line in d.split("\n")} for s, v in docs.items()}
+    held, train = {s: set() for s in docs}, {s: set() for s in docs}
+    for _, line in files.lines(os.path.join(DATA, "spa_eng", "spa_eng_train.txt.gz")):
+        english = line.split("\t")[0].strip()
+        (train if spa_eng.split_of(english) == "train" else held)["spa_eng"].add(english)
+    ewt = os.path.join(DATA, "ud_english_ewt")
+    for sid, forms, _ in ud_english_ewt.read_conllu(os.path.join(ewt,
+                                                                 "en_ewt-ud-train.conllu.gz")):
+        (held if ud_english_ewt.is_validation(sid) else train)["ud_english_ewt"].add(
+            " ".join(forms))
+    held["ud_english_ewt"] |= {" ".join(f) for _, f, _ in ud_english_ewt.read_conllu(
+        os.path.join(ewt, "en_ewt-ud-dev.conllu"))}
+    rows = sentiment_labelled_sentences.read_lines(
+        os.path.join(DATA, "sentiment_labelled_sentences"))
+    for name, idx in sentiment_labelled_sentences.split_indices(len(rows)).items():
+        (train if name == "train" else held)["sentiment"].update(rows[i][1] for i in idx)
+    for source in ("spa_eng", "ud_english_ewt", "sentiment"):
+        leaked = (held[source] - train[source]) & lines[source]
+        assert len(held[source]) > 150 and not leaked, (source, sorted(leaked)[:5])
+    text = files.read_text(os.path.join(DATA, "tiny_shakespeare", "input.txt"))
+    shakespeare = "".join(docs["tiny_shakespeare"])
+    assert len(shakespeare) <= int(len(text) * 0.9)
+    assert text[int(len(text) * 0.9):][:300] not in shakespeare
+
+
+def test_lm_export_files_load_into_char_lm_embedding_and_backward_reads_reversed(
+        tmp_path, monkeypatch):
+    """The LM task's `after_export` writes char_lm.keras and char_lm_vocab.json, which
+    CharLMEmbedding loads; with data.reverse the task reads every document backwards."""
+    from configs import default
+    from pipelines import ingest
+    from pipelines.tasks import lm
+    monkeypatch.setattr(ingest, "load_texts", lambda config, workdir, split: ["abc d", "ef"])
+    forward, backward = (lm.LMTask(default.get_config("tiny")) for _ in range(2))
+    backward.config.data.reverse = True
+    assert forward.read("unused", "train") == ["abc d", "ef"]
+    assert backward.read("unused", "train") == ["d cba", "fe"]
+    paths = []
+    for task, name in ((forward, "forward"), (backward, "backward")):
+        task.meta = {"vocab": ["[UNK]", " ", "a", "b", "c", "d", "e", "f"]}
+        model = LanguageModel(8, units=H, name=name)
+        model(tf.zeros([1, 2], tf.int32))
+        out = tmp_path / name
+        out.mkdir()
+        task.after_export(str(tmp_path), str(out), model)
+        assert json.loads((out / lm.VOCAB_FILE).read_text()) == {
+            "vocab": task.meta["vocab"], "reverse": task.config.data.reverse}
+        paths.append(str(out / lm.KERAS_FILE))
+        loaded = keras.saving.load_model(paths[-1])
+        loaded(tf.zeros([1, 2], tf.int32))
+        for a, b in zip(loaded.weights, model.weights, strict=True):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    layer = rnn_tf.CharLMEmbedding(*paths)
+    assert layer(np.array([[2, 3, 1, 4]]), np.array([[0, 3]]), np.array([[1, 3]])).shape \
+        == (1, 2, 2 * H)

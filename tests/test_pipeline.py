@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -68,6 +69,11 @@ def test_tiny_config_runs_every_stage_in_under_a_minute(tiny_run):
     assert common.read_manifest(workdir, "train")["metrics"]["parameters"] == want
     assert os.path.isdir(os.path.join(results["push"], "variables"))
     assert results["push"].endswith(os.path.join("serving", "pydoc_char_lm", "1"))
+    # the LM for rnn_tf.CharLMEmbedding: its .keras file and vocabulary beside the export
+    lm = keras.saving.load_model(os.path.join(results["export"], "char_lm.keras"))
+    assert lm.count_params() == want
+    vocab = common.read_json(os.path.join(results["export"], "char_lm_vocab.json"))
+    assert vocab == {"vocab": vocab_of(workdir), "reverse": False}
     assert common.read_json(os.path.join(workdir, "config.json"))["name"] == "pydoc_char_lm"
 
 

@@ -187,8 +187,9 @@ class Task:
         first = next(iter(element.values()))
         return tf.shape(first)[0]
 
-    def after_export(self, saved_model_dir, export_dir):
-        """Called once the SavedModel is in place (music writes a MIDI sample)."""
+    def after_export(self, saved_model_dir, export_dir, model):
+        """Called once the SavedModel of `model` is in place (music writes a MIDI sample;
+        the LM saves itself as a `.keras` file for `rnn_tf.CharLMEmbedding`)."""
 
     def sample(self, saved_model):
         """A line or two that shows the exported model answering (printed at the end)."""

@@ -24,9 +24,13 @@ export: signatures (raw strings in, answers out):
          rule; they are scored as [UNK] and counted in unknown_chars.
   serving_default = generate.
 The vocabulary lookup is part of the graph, so serving sees exactly what training saw.
+Beside the SavedModel, export/ holds char_lm.keras and char_lm_vocab.json (`after_export`):
+the pretrained LM for `rnn_tf.CharLMEmbedding`. With data.reverse every document is read
+backwards (a backward LM), and the signatures read and write reversed text.
 """
 
 import math
+import os
 import weakref
 
 import numpy as np
@@ -38,6 +42,7 @@ from rnn_tf import heads
 from rnn_tf.models import LanguageModel
 from rnn_tf.sampling import Generator
 
+KERAS_FILE, VOCAB_FILE = "char_lm.keras", "char_lm_vocab.json"
 _EVAL_FNS = weakref.WeakKeyDictionary()   # not on the model: it would be saved with it
 
 
@@ -75,7 +80,8 @@ class LMTask(base.Task):
 
     # ------------------------------------------------------------ data
     def read(self, workdir, split):
-        return ingest.load_texts(self.config, workdir, split)
+        texts = ingest.load_texts(self.config, workdir, split)
+        return [t[::-1] for t in texts] if self.config.data.get("reverse") else texts
 
     def transform_section(self):
         c = self.config
@@ -227,6 +233,17 @@ class LMTask(base.Task):
     # ------------------------------------------------------------ serving
     def serving_module(self, model):
         return CharLMServing(model, self.meta["vocab"])
+
+    def after_export(self, saved_model_dir, export_dir, model):
+        """Also saves the model as `char_lm.keras` and its vocabulary (characters in id
+        order, [UNK] first) as `char_lm_vocab.json`, each through a rename: the files a
+        task's `model.char_lm` names for `rnn_tf.CharLMEmbedding`."""
+        tmp = os.path.join(export_dir, ".tmp-char_lm.keras")
+        model.save(tmp)
+        os.replace(tmp, os.path.join(export_dir, KERAS_FILE))
+        common.write_json_atomic(os.path.join(export_dir, VOCAB_FILE),
+                                 {"vocab": self.meta["vocab"],
+                                  "reverse": bool(self.config.data.get("reverse"))})
 
     def sample(self, saved_model):
         out = saved_model.signatures["generate"](

@@ -162,7 +162,7 @@ class MusicTask(base.Task):
         module.score = score
         return module
 
-    def after_export(self, saved_model_dir, export_dir):
+    def after_export(self, saved_model_dir, export_dir, model):
         write_sample(saved_model_dir, os.path.join(export_dir, "sample.mid"))
 
     def sample(self, saved_model):
