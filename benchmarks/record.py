@@ -86,6 +86,7 @@ DOCUMENTS = {
     "results": "README.md",
     "results_full": "RESULTS.md",
     "dates_probe": "RESULTS.md",
+    "char_lm_pretraining": "RESULTS.md",
     "train_throughput": "docs/speed.md",
     "train_throughput_by_machine": "docs/speed.md",
     "generation_latency": "docs/speed.md",

@@ -23,8 +23,8 @@ a66df3f, 2026-12-07 02:24 UTC, 2-core AMD EPYC).
 Held-out probes of an export: `python benchmarks/dates_probe.py
 runs/dates/export/saved_model` (the deeplearning.ai exercise's en_US formats), with
 `--probe locales` (the builder's patterns in 14 locales it never trains on) and with
-`--probe human` (exact match per written form, on forms the builder never writes; the
-table in RESULTS.md).
+`--probe human` (exact match per written form, on forms the builder never writes; its
+table, `--probe all --record`, is in the results document).
 """
 
 from configs import supervised

@@ -5,7 +5,10 @@ Data: our TFDS builder `ud_english_ewt` reading the CoNLL-U files from `data.man
 (by sent_id hash), which is the validation split used for early stopping; test = the
 official dev file, the number we report.
 Model: a character BiGRU word encoder (for the 9.7% of dev words unseen in train) and a
-word embedding, into a BiLSTM, softmax over the 17 UPOS tags.
+word embedding, into a BiLSTM, softmax over the 17 UPOS tags. No pretrained character-LM
+features (`model.char_lm = ()`); to add them, name the forward and backward LMs that
+configs/char_lm_english.py exports: --config.model.char_lm="('runs/char_lm_english/export/
+char_lm.keras', 'runs/char_lm_english_backward/export/char_lm.keras')".
 
 Command:
     python -m pipelines.train --config=configs/upos.py --workdir=runs/upos
@@ -37,6 +40,9 @@ def get_config(variant=None):
     c.model.dropout = 0.3
     c.model.word_dropout = 0.1
     c.model.min_count = 2                # rarer train words become [UNK]
+    c.model.char_lm = ()                 # (forward, backward) LM .keras files whose states
+                                         # join the word features (rnn_tf.CharLMEmbedding)
+    c.model.char_lm_trainable = False    # True fine-tunes the LMs with the tagger
     c.train.batch_size = 32
     c.train.buckets = (8, 16, 24, 32, 48)
     c.train.steps = 4000

@@ -86,8 +86,11 @@ def run(task, config, workdir, fingerprint):
             raise common.UserError(
                 f"split {split!r} of {config.data.dataset!r} is empty or missing (splits: "
                 f"{splits}). Use a data set with train, validation and test splits.")
+    metrics = {"examples": splits}
+    if "corpus" in (builder.info.metadata or {}):  # a corpus builder's record of its text
+        metrics["corpus"] = dict(builder.info.metadata["corpus"])
     common.write_manifest(workdir, "ingest", config.data.to_dict(), fingerprint,
-                          metrics={"examples": splits}, started=started,
+                          metrics=metrics, started=started,
                           data_dir=builder.data_dir)
     return out
 

@@ -61,12 +61,22 @@ class CharLMEmbedding(keras.layers.Layer):
                 "same character vocabulary with the same units")
         self.units = f.units
         self.supports_masking = False
+        self._freeze_lms()
 
     def build(self, input_shape=None):
         for lm in (self.forward_lm, self.backward_lm):
             if not lm.built:
                 lm(tf.zeros([1, 1], tf.int32))
+        self._freeze_lms()               # the variables the LMs have just created too
         self.built = True
+
+    def _freeze_lms(self):
+        """Sets the LMs' `trainable` (down to their variables) to this layer's: a model
+        that holds a frozen layer must not find the LMs' weights among its trainable ones
+        (the layer's own flag does not reach them: Keras sets sublayers only when the
+        flag changes)."""
+        for lm in (self.forward_lm, self.backward_lm):
+            lm.trainable = self.trainable
 
     def call(self, chars, word_starts, word_ends, lengths=None, training=None):
         chars = tf.cast(chars, tf.int32)

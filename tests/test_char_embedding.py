@@ -83,6 +83,13 @@ def test_frozen_by_default_and_fine_tuned_on_request():
     chars, starts, ends, lengths, _ = _batch()
     frozen(chars, starts, ends, lengths)
     assert frozen.trainable_weights == [] and len(frozen.non_trainable_weights) == 10
+    # inside a model too: a frozen layer's weights are not the model's to train, whether
+    # its LMs were built before it (here) or by it (from unbuilt LMs)
+    for layer in (frozen, rnn_tf.CharLMEmbedding(LanguageModel(V, units=H),
+                                                 LanguageModel(V, units=H))):
+        c, s, e = (keras.Input((None,), dtype="int32") for _ in range(3))
+        model = keras.Model([c, s, e], keras.layers.Dense(2)(layer(c, s, e)))
+        assert [w.path.split("/")[-1] for w in model.trainable_weights] == ["kernel", "bias"]
     tuned = rnn_tf.CharLMEmbedding(*_lms(2), trainable=True)
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(tuned(chars, starts, ends, lengths) ** 2)
@@ -211,3 +218,98 @@ def test_lm_export_files_load_into_char_lm_embedding_and_backward_reads_reversed
     layer = rnn_tf.CharLMEmbedding(*paths)
     assert layer(np.array([[2, 3, 1, 4]]), np.array([[0, 3]]), np.array([[1, 3]])).shape \
         == (1, 2, 2 * H)
+
+
+@pytest.mark.data("spa_eng", "ud_english_ewt", "sentiment_labelled_sentences",
+                  "tiny_shakespeare")
+def test_english_lm_config_records_its_corpus_and_reads_backwards(tmp_path):
+    """configs/char_lm_english.py:tiny_backward through ingest and transform: the ingest
+    manifest records each source and the corpus hash, and the backward LM's training
+    text is the corpus reversed."""
+    from configs import char_lm_english
+    from pipelines import common, ingest
+    from pipelines.datasets import english_text
+    from pipelines.train import run_pipeline
+    config = char_lm_english.get_config("tiny_backward")
+    assert config.data.reverse and char_lm_english.get_config("tiny").data.reverse is False
+    workdir = str(tmp_path / "english")
+    run_pipeline(config, workdir, ["ingest", "transform"], log=lambda *a: None)
+    corpus = common.read_manifest(workdir, "ingest")["metrics"]["corpus"]
+    assert set(corpus) == set(english_text.SOURCES) | {"all"}
+    assert corpus["all"]["chars"] == sum(corpus[s]["chars"] for s in english_text.SOURCES)
+    assert all(len(c["sha256"]) == 64 for c in corpus.values())
+    forward = ingest.load_texts(config, workdir, "train")
+    vocab = common.read_json(os.path.join(workdir, "transform", "meta.json"))["vocab"]
+    stream = np.load(os.path.join(workdir, "transform", "train.npz"))["stream/dense"]
+    text = "".join(vocab[i] for i in stream[:200])
+    assert text == forward[0][::-1][:200]
+
+
+def _save_lm_pair(tmp_path, vocab, units=4):
+    """A tiny forward and backward LM saved as the LM task exports them; their paths."""
+    paths = []
+    for name, reverse in (("forward", False), ("backward", True)):
+        lm = LanguageModel(len(vocab), units=units, name=name)
+        lm(tf.zeros([1, 1], tf.int32))
+        out = tmp_path / name
+        out.mkdir()
+        lm.save(str(out / "char_lm.keras"))
+        (out / "char_lm_vocab.json").write_text(json.dumps({"vocab": vocab,
+                                                            "reverse": reverse}))
+        paths.append(str(out / "char_lm.keras"))
+    return paths
+
+
+def test_tagger_lm_features_are_the_words_spans_in_the_joined_sentence():
+    from pipelines import text
+    from pipelines.tasks.tag import lm_features
+    sentences = [["The", "cat", "sat", "."], ["Hé", "ünï"], ["x"]]
+    vocab = ["[UNK]", " ", ".", "T", "a", "c", "e", "h", "s", "t", "x", "é"]
+    table = text.lookup_table(vocab, unk_id=0)
+    out = lm_features(tf.ragged.constant(sentences), table)
+    for i, words in enumerate(sentences):
+        joined = " ".join(words)
+        starts, ends = word_spans(joined)
+        assert out["word_starts"][i].numpy().tolist() == starts
+        assert out["word_ends"][i].numpy().tolist() == ends
+        assert out["lm_chars"][i].numpy().tolist() == [
+            vocab.index(c) if c in vocab else 0 for c in joined]
+        assert out["lm_lengths"][i].numpy() == len(joined)
+
+
+@pytest.mark.data("ud_english_ewt")
+def test_tagger_with_frozen_char_lm_features_trains_and_exports(tmp_path):
+    """configs/upos.py:tiny with model.char_lm: the tagger reads the LMs' states, keeps
+    them frozen, and its export answers with the LMs inside; a pair in the wrong order is
+    a one-line error."""
+    import string
+    from configs import upos
+    from pipelines import common
+    from pipelines.tasks import tag
+    from pipelines.train import STAGES, run_pipeline
+    vocab = ["[UNK]"] + sorted(set(string.printable) - set("\t\n\r\x0b\x0c"))
+    forward, backward = _save_lm_pair(tmp_path, vocab)
+    with pytest.raises(common.UserError, match="name the forward LM first"):
+        tag.char_lm_vocab((backward, forward))
+    config = upos.get_config("tiny")
+    config.model.char_lm = (forward, backward)
+    config.train.steps = 10
+    workdir = str(tmp_path / "run")
+    results = run_pipeline(config, workdir, list(STAGES), log=lambda *a: None)
+    from pipelines.tasks import base
+    model = base.load_best(tag.TagTask(config), workdir)
+    assert model.char_lm is not None and not model.char_lm.trainable
+    trainable = {id(w) for w in model.trainable_weights}
+    assert not any(id(w) in trainable for w in model.char_lm.weights)
+    lm = keras.saving.load_model(forward)
+    for a, b in zip(model.char_lm.forward_lm.weights, lm.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())          # frozen in training
+    # the first BiRNN reads the word and character-encoder features and both LMs' states
+    m = config.model
+    birnn = model.get_layer("birnn_0")
+    assert birnn.forward_layer.weights[0].shape[0] == m.word_dim + 2 * m.char_units + 2 * 4, \
+        [w.shape for w in birnn.weights]
+    serve = tf.saved_model.load(os.path.join(results["export"], "saved_model")
+                                ).signatures["serving_default"]
+    tags = serve(sentences=tf.constant(["I saw a cat .", "Hello"]))["tags"].numpy()
+    assert [len(t.decode().split()) for t in tags] == [5, 1]

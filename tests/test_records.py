@@ -64,3 +64,28 @@ def test_every_generated_section_is_in_its_document_once():
         text = record.read_document(name)
         assert text.count(f"<!-- {name} -->\n") == 1 and text.count(f"<!-- /{name} -->") == 1, \
             (name, path)
+
+
+def test_char_lm_pretraining_sentence_is_the_sentence_of_its_record():
+    from benchmarks import pretrain_char_lm
+    with open(pretrain_char_lm.RECORD) as f:
+        rec = json.load(f)
+    assert set(rec["runs"]) == {"forward", "backward"}
+    for run in rec["runs"].values():
+        assert run["command"].startswith("python -m pipelines.train --config=configs/"
+                                         "char_lm_english.py")
+        assert len(run["corpus"]["all"]["sha256"]) == 64
+    text = record.read_document("char_lm_pretraining")
+    assert record.section(text, "char_lm_pretraining", pretrain_char_lm.line(rec)) == text
+    with open(pretrain_char_lm.CONFIG) as f:
+        assert pretrain_char_lm.expected_paragraph(rec) in f.read()
+
+
+def test_dates_probe_table_is_the_table_of_its_record():
+    from benchmarks import dates_probe
+    with open(dates_probe.RECORD) as f:
+        rec = json.load(f)
+    assert len(rec["models"]) == 2 and all(set(m["probes"]) == set(dates_probe.PROBES)
+                                           for m in rec["models"])
+    text = record.read_document("dates_probe")
+    assert record.section(text, "dates_probe", dates_probe.table(rec)) == text

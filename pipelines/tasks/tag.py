@@ -4,7 +4,12 @@ token (UPOS on ud_english_ewt).
 transform (in-graph, shared with serving): each token -> a word id (lower-cased, train
   words seen >= model.min_count times, else [UNK]) and its character ids (the first
   character, then at most model.max_word_chars - 1 final ones; unseen characters [UNK]).
-model: `rnn_tf.tagger.CharWordTagger` (character BiRNN word encoder + word BiRNN stack).
+  With model.char_lm (a pair of pretrained LM .keras files, forward and backward), also
+  the sentence's characters (words joined by single spaces) as ids of the LMs'
+  vocabulary, each word's first and last character index in it, and its length.
+model: `rnn_tf.tagger.CharWordTagger` (character BiRNN word encoder + word BiRNN stack;
+  with model.char_lm, an `rnn_tf.CharLMEmbedding` of the two LMs adds their states,
+  frozen unless model.char_lm_trainable).
 loss: softmax cross-entropy per token, mean over tokens; word dropout as in classify.
 metrics: token accuracy, accuracy on words absent from the train vocabulary, and the
   most-frequent-tag baseline (each word's most frequent train tag; unseen words get the
@@ -14,25 +19,98 @@ export: serving_default(sentences: string[N]) -> {"tags": string[N]}, space-sepa
 """
 
 import collections
+import hashlib
+import json
+import os
 
 import tensorflow as tf
 
-from pipelines import text
+import rnn_tf
+from pipelines import common, text
 from pipelines.tasks import base, serving
 from rnn_tf.tagger import char_word_tagger
+
+LM_KEYS = ("lm_chars", "word_starts", "word_ends", "lm_lengths")
+
+
+def char_lm_vocab(paths):
+    """The shared vocabulary of the forward and backward LM .keras files `paths`, read
+    from the char_lm_vocab.json beside each (the LM task's export); a one-line error for
+    a missing file, two vocabularies or a pair in the wrong order."""
+    if len(paths) != 2:
+        raise common.UserError(f"model.char_lm={tuple(paths)!r} must name two .keras files, "
+                               "the forward and the backward LM (configs/char_lm_english.py)")
+    vocabs = []
+    for path, reverse in zip(paths, (False, True)):
+        where = os.path.join(os.path.dirname(path), "char_lm_vocab.json")
+        if not (os.path.isfile(path) and os.path.isfile(where)):
+            raise common.UserError(f"model.char_lm names {path!r}, which is not an LM export "
+                                   f"with {os.path.basename(where)} beside it; train one "
+                                   "with configs/char_lm_english.py")
+        with open(where) as f:
+            meta = json.load(f)
+        if meta["reverse"] != reverse:
+            raise common.UserError(f"model.char_lm: {path!r} is a "
+                                   f"{'backward' if meta['reverse'] else 'forward'} LM; "
+                                   "name the forward LM first, then the backward one")
+        vocabs.append(meta["vocab"])
+    if vocabs[0] != vocabs[1]:
+        raise common.UserError(f"model.char_lm: the LMs {paths[0]!r} and {paths[1]!r} have "
+                               "different vocabularies; train both on the same corpus")
+    return vocabs[0]
+
+
+def lm_features(words, lm_table):
+    """words <string>[N, (W)] -> {lm_chars <int32>[N, (L)], word_starts, word_ends
+    <int32>[N, (W)], lm_lengths <int32>[N]}: each sentence's words joined by single
+    spaces, as LM vocabulary ids (unknown characters 0, the LMs' [UNK]), and where each
+    word starts and ends in it."""
+    chars = text.char_tokens(tf.strings.reduce_join(words, axis=1, separator=" "))
+    lengths = tf.strings.length(words, unit="UTF8_CHAR")
+    ends = tf.math.cumsum((lengths + 1).to_tensor(0), axis=1) - 2
+    ends = tf.RaggedTensor.from_tensor(ends, lengths=lengths.row_lengths())
+    lm_chars = tf.ragged.map_flat_values(lm_table.lookup, chars)
+    return {"lm_chars": lm_chars, "word_starts": ends - lengths + 1, "word_ends": ends,
+            "lm_lengths": tf.cast(lm_chars.row_lengths(), tf.int32)}
 
 
 class TagTask(base.Task):
     primary = "accuracy"
 
-    def features(self, words, word_table, char_table):
-        """words <string>[N, (W)] -> (word_ids <int32>[N, (W)], char_ids [N, (W), (C)])."""
+    def features(self, words, word_table, char_table, lm_table=None):
+        """words <string>[N, (W)] -> {word_ids <int32>[N, (W)], char_ids [N, (W), (C)]},
+        and `lm_features` with an LM vocabulary table."""
         word_ids = word_table.lookup(tf.ragged.map_flat_values(tf.strings.lower, words,
                                                                encoding="utf-8"))
         chars = text.char_tokens(words)
         keep = self.config.model.max_word_chars
         chars = tf.concat([chars[:, :, :1], chars[:, :, 1:][:, :, -(keep - 1):]], axis=2)
-        return word_ids, tf.ragged.map_flat_values(char_table.lookup, chars)
+        out = {"word_ids": word_ids,
+               "char_ids": tf.ragged.map_flat_values(char_table.lookup, chars)}
+        return {**out, **lm_features(words, lm_table)} if lm_table is not None else out
+
+    def transform_section(self):
+        """The base key, and the bytes of the pretrained LMs' files when model.char_lm is
+        set: an LM retrained at the same path makes a new transform."""
+        section = super().transform_section()
+        for path in self.config.model.get("char_lm") or ():
+            for name in (path, os.path.join(os.path.dirname(path), "char_lm_vocab.json")):
+                if os.path.isfile(name):
+                    with open(name, "rb") as f:
+                        section.setdefault("char_lm_files", {})[name] = \
+                            hashlib.sha256(f.read()).hexdigest()
+        return section
+
+    def lm_table(self):
+        """The LMs' vocabulary lookup ([UNK] = 0), or None without model.char_lm."""
+        return text.lookup_table(self.meta["lm_vocab"], unk_id=0) \
+            if self.meta.get("lm_vocab") else None
+
+    def inputs(self, batch, word_ids=None):
+        """The model's inputs from a batch (`word_ids` in place of the batch's, if given)."""
+        first = batch["word_ids"] if word_ids is None else word_ids
+        return (first, batch["char_ids"]) + tuple(batch[k] for k in LM_KEYS
+                                                  if self.meta.get("lm_vocab"))
 
     def encode(self, examples, fit):
         words = [list(e["tokens"]) for e in examples]
@@ -50,11 +128,12 @@ class TagTask(base.Task):
                 "chars": text.build_vocab([list("".join(ws)) for ws in words], min_count=2),
                 "tags": list(tag_names),
                 "most_frequent_tag": {w: c.most_common(1)[0][0] for w, c in counts.items()},
-                "default_tag": overall.most_common(1)[0][0]}
+                "default_tag": overall.most_common(1)[0][0],
+                "lm_vocab": char_lm_vocab(m.char_lm) if m.get("char_lm") else None}
         word_table = text.lookup_table(self.meta["vocab"])
         char_table = text.lookup_table(self.meta["chars"])
         ragged_words = tf.ragged.constant(words, dtype=tf.string)
-        word_ids, char_ids = self.features(ragged_words, word_table, char_table)
+        feats = self.features(ragged_words, word_table, char_table, self.lm_table())
         mft, default = self.meta["most_frequent_tag"], self.meta["default_tag"]
         baseline = tf.ragged.constant([[mft.get(w.lower(), default) for w in ws]
                                        for ws in words], dtype=tf.int32)
@@ -62,16 +141,22 @@ class TagTask(base.Task):
                                   dtype=tf.int32)
         tags = tf.ragged.constant([[int(t) for t in e["upos"]] for e in examples],
                                   dtype=tf.int32)
-        return {"word_ids": word_ids, "char_ids": char_ids, "tags": tags,
-                "baseline": baseline, "seen": seen}
+        return {**feats, "tags": tags, "baseline": baseline, "seen": seen}
 
     def build_model(self):
         m = self.config.model
+        char_lm = None
+        if self.meta.get("lm_vocab"):
+            if tuple(m.get("char_lm") or ()) == ():
+                raise common.UserError("the transform was made with model.char_lm; pass the "
+                                       "same model.char_lm to every stage")
+            char_lm = rnn_tf.CharLMEmbedding(*m.char_lm, trainable=m.char_lm_trainable,
+                                             name="char_lm")
         return char_word_tagger(len(self.meta["vocab"]), len(self.meta["chars"]),
                                 len(self.meta["tags"]), units=m.units,
                                 num_layers=m.num_layers, char_units=m.char_units,
                                 word_dim=m.word_dim, cell=m.cell, char_cell=m.char_cell,
-                                dropout=m.dropout, name="tagger")
+                                dropout=m.dropout, char_lm=char_lm, name="tagger")
 
     def loss_units(self, batch):
         return tf.reduce_sum(tf.cast(batch["word_ids"] > 0, tf.int32))    # words
@@ -82,7 +167,7 @@ class TagTask(base.Task):
             drop = tf.random.stateless_uniform(tf.shape(word_ids), seed) < \
                 self.config.model.word_dropout
             word_ids = tf.where(tf.logical_and(drop, word_ids > 1), 1, word_ids)
-        logits = model((word_ids, batch["char_ids"]), training=training)
+        logits = model(self.inputs(batch, word_ids), training=training)
         mask = tf.cast(batch["word_ids"] > 0, tf.float32)
         nll = tf.nn.sparse_softmax_cross_entropy_with_logits(batch["tags"], logits)
         n = tf.maximum(tf.reduce_sum(mask), 1.0)
@@ -93,7 +178,7 @@ class TagTask(base.Task):
     def bptt_view(self, model, batch):
         """The first word-level BiRNN (forward direction); a loss per word."""
         def loss_fn(model, b):
-            logits = model((b["word_ids"], b["char_ids"]), training=False)
+            logits = model(self.inputs(b), training=False)
             nll = tf.nn.sparse_softmax_cross_entropy_with_logits(b["tags"], logits)
             return tf.where(b["word_ids"] > 0, nll, 0.0)
         return self.probed_view(model, model.get_layer("birnn_0"), loss_fn, batch,
@@ -102,7 +187,7 @@ class TagTask(base.Task):
     def evaluate(self, model, features):
         sums = collections.Counter()
         for batch in self.dataset(features, 128):
-            logits = self.forward(model, (batch["word_ids"], batch["char_ids"]))
+            logits = self.forward(model, self.inputs(batch))
             pred = tf.argmax(logits, -1, output_type=tf.int32)
             mask = (batch["word_ids"].numpy() > 0)
             tags = batch["tags"].numpy()
@@ -124,7 +209,7 @@ class TagTask(base.Task):
         after it where the two differ (words as the model reads them, lower-cased)."""
         vocab, tags, lines = self.meta["vocab"], self.meta["tags"], []
         batch = next(iter(self.dataset(features, shown)))
-        pred = tf.argmax(self.forward(model, (batch["word_ids"], batch["char_ids"])), -1)
+        pred = tf.argmax(self.forward(model, self.inputs(batch)), -1)
         for ids, p, gold in zip(batch["word_ids"].numpy(), pred.numpy(),
                                 batch["tags"].numpy()):
             lines.append(" ".join(
@@ -137,17 +222,19 @@ class TagTask(base.Task):
         base.track_variables(module, model)
         module.word_table = text.lookup_table(self.meta["vocab"])
         module.char_table = text.lookup_table(self.meta["chars"])
+        module.lm_table = self.lm_table()
         module.tag_names = tf.constant(self.meta["tags"])
 
         @serving.signature(tf.TensorSpec([None], tf.string, name="sentences"))
         def serve(sentences):
             words = text.whitespace_tokens(sentences)
-            word_ids, char_ids = self.features(words, module.word_table, module.char_table)
-            dense_words = word_ids.to_tensor(0)
-            dense_chars = char_ids.to_tensor(0)
-            logits = model((dense_words, dense_chars), training=False)
+            feats = self.features(words, module.word_table, module.char_table,
+                                  module.lm_table)
+            dense = {k: v.to_tensor(0) if isinstance(v, tf.RaggedTensor) else v
+                     for k, v in feats.items()}
+            logits = model(self.inputs(dense), training=False)
             pred = tf.RaggedTensor.from_tensor(tf.argmax(logits, -1, output_type=tf.int32),
-                                               lengths=word_ids.row_lengths())
+                                               lengths=feats["word_ids"].row_lengths())
             tags = tf.gather(module.tag_names, pred)
             return {"tags": tf.strings.reduce_join(tags, axis=1, separator=" ")}
 
