@@ -17,7 +17,12 @@ Command (the forward and the backward LM):
     python -m pipelines.train --config=configs/char_lm_english.py:backward --workdir=runs/char_lm_english_backward
 Smoke run (~30 s):
     python -m pipelines.train --config=configs/char_lm_english.py:tiny --workdir=/tmp/english
-Expected: not yet measured; it is pretraining, scored by the tasks that use its features.
+Expected: forward validation 1.292, test 1.357 nats/char after 8,376 steps (15.1 min of
+training, 15.7 min for the command); backward validation 1.305, test 1.367 nats/char after
+8,400 steps (15.1 min of training, 15.7 min for the command); corpus 5,443,644 characters,
+sha256 07db2d7db19d. Measured by `benchmarks/pretrain_char_lm.py` at 865befa,
+2026-12-07T02:53:09+00:00, on AMD EPYC (2 cores, 23.5 GiB), TensorFlow 2.21.0.
+(benchmarks/records/char_lm_english.json)
 """
 
 from configs import char_lm_shakespeare, supervised
