@@ -9,6 +9,7 @@ The record goes to benchmarks/records/char_lm_english.json, its sentence into th
 
     python benchmarks/pretrain_char_lm.py         # ~35 min on 2 cores (2 x 15-min budget)
     python benchmarks/pretrain_char_lm.py --table
+    python benchmarks/pretrain_char_lm.py --render   # the config and RESULTS.md from it
 
 The workdirs are the config's, runs/char_lm_english and runs/char_lm_english_backward,
 emptied first so that every stage runs; their exports hold the char_lm.keras files that a
@@ -66,7 +67,8 @@ def line(rec):
     parts = [f"{name} validation {r['validation_nats_per_char']:.3f}, test "
              f"{r['test_nats_per_char']:.3f} nats/char after {r['steps']:,} steps "
              f"({r['train_seconds'] / 60:.1f} min of training, {r['wall_seconds'] / 60:.1f} "
-             "min for the command)" for name, r in rec["runs"].items()]
+             "min for the command)" for name, r in
+             ((name, rec["runs"][name]) for name in RUNS)]      # the record's keys are sorted
     corpus = rec["runs"]["forward"]["corpus"].get("all", {})
     return (f"{'; '.join(parts)}; corpus {corpus.get('chars', 0):,} characters, sha256 "
             f"{corpus.get('sha256', '?')[:12]}. {record.provenance(rec)}")
@@ -81,10 +83,16 @@ def expected_paragraph(rec):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--table", action="store_true", help="print the recorded sentence")
+    parser.add_argument("--render", action="store_true",
+                        help="rewrite the config's Expected paragraph and RESULTS.md's "
+                             "section from the record, measuring nothing")
     args = parser.parse_args()
-    if args.table:
+    if args.table or args.render:
         with open(RECORD) as f:
-            print(line(json.load(f)))
+            rec = json.load(f)
+        if args.render:
+            render(rec)
+        print(line(rec))
         return
     rec = record.start()
     rec["runs"] = {}
@@ -93,9 +101,14 @@ def main():
         print(name, json.dumps({k: v for k, v in rec["runs"][name].items()
                                 if k != "corpus"}), flush=True)
     rec = record.write(RECORD, rec)
+    render(rec)
+    print(line(rec))
+
+
+def render(rec):
+    """The config's 'Expected:' paragraph and RESULTS.md's section, from the record."""
     record.replace_paragraph(CONFIG, "Expected:", expected_paragraph(rec))
     record.write_section("char_lm_pretraining", line(rec))
-    print(line(rec))
 
 
 if __name__ == "__main__":
