@@ -5,7 +5,9 @@ Data: our TFDS builder `sentiment_labelled_sentences` reading the UCI files from
 sentences, train/validation/test 80/10/10 by a fixed seed.
 Model: word ids -> Embedding(64), beside each word's VADER rating (`model.lexicon`,
 pipelines/lexicon.py) -> bidirectional GRU read at the last valid step -> sigmoid
-P(positive). Word dropout turns training words into [UNK] but leaves their ratings.
+P(positive). Word dropout turns training words into [UNK] but leaves their ratings. No
+pretrained character-LM features (`model.char_lm = ()`); to add them, name the pair
+configs/char_lm_english.py exports, as configs/upos.py shows.
 
 Command:
     python -m pipelines.train --config=configs/sentiment.py --workdir=runs/sentiment
@@ -38,6 +40,9 @@ def get_config(variant=None):
     c.model.word_dropout = 0.5           # a training word becomes [UNK] with this chance
     c.model.min_count = 1                # vocabulary: train words seen this often
     c.model.lexicon = "vader_negation"   # VADER ratings, negated after a negator ('vader': not; '': none)
+    c.model.char_lm = ()                 # (forward, backward) LM .keras files whose states
+                                         # join the word features (rnn_tf.CharLMEmbedding)
+    c.model.char_lm_trainable = False    # True fine-tunes the LMs with the classifier
     c.train.batch_size = 32
     c.train.steps = 1500
     c.train.learning_rate = 1e-3

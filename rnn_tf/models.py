@@ -39,21 +39,36 @@ def _model(inputs, outputs, name, residual):
 
 def _ids_model(return_sequences, vocab_size, num_classes, units, cell, num_layers, dropout,
                residual, bidirectional, output_activation, pad_id, name, token_features=0,
-               embedding_dim=0):
-    """ids [+ per-token features] -> RNN stack -> Head, shared by many_to_many and
-    many_to_one."""
+               embedding_dim=0, char_lm=None):
+    """ids [+ per-token features] [+ pretrained character-LM states] -> RNN stack ->
+    Head, shared by many_to_many and many_to_one."""
     _check_common(vocab_size, num_classes, units, num_layers, dropout, cell)
     ids = keras.Input((None,), dtype="int32", name="ids")
     mask = None if pad_id is None else ops.not_equal(ids, pad_id)
     inputs, x, input_dim = ids, ids, vocab_size
-    if token_features:
-        check_positive_int("token_features", token_features, " (or 0 for ids alone)")
+    from rnn_tf.char_embedding import CharLMEmbedding     # it imports this module
+    if char_lm is not None and not isinstance(char_lm, CharLMEmbedding):
+        raise ValueError(f"char_lm={char_lm!r} is not an rnn_tf.CharLMEmbedding; pass one "
+                         "(or None: no pretrained character-LM features).")
+    if token_features or char_lm is not None:
+        if token_features:
+            check_positive_int("token_features", token_features, " (or 0 for ids alone)")
         check_positive_int("embedding_dim", embedding_dim or units)
-        features = keras.Input((None, token_features), name="token_features")
         embedded = keras.layers.Embedding(vocab_size, embedding_dim or units,
                                           name="embedding")(ids)
-        x = ops.concatenate([embedded, features], axis=-1)
-        inputs, input_dim = [ids, features], None
+        inputs, parts = [ids], [embedded]
+        if token_features:
+            features = keras.Input((None, token_features), name="token_features")
+            inputs.append(features)
+            parts.append(features)
+        if char_lm is not None:
+            lm_inputs = [keras.Input((None,), dtype="int32", name=n)
+                         for n in ("lm_chars", "word_starts", "word_ends")]
+            lm_inputs.append(keras.Input((), dtype="int32", name="lm_lengths"))
+            inputs += lm_inputs
+            parts.append(char_lm(*lm_inputs))
+        x = ops.concatenate(parts, axis=-1)
+        input_dim = None
     elif embedding_dim:                  # Embedding(embedding_dim), as Keras models do
         check_positive_int("embedding_dim", embedding_dim)
         x = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")(ids)
@@ -116,7 +131,7 @@ def many_to_many(vocab_size, num_classes, units=128, cell="vanilla", num_layers=
 def many_to_one(vocab_size, num_classes, units=128, cell="vanilla", num_layers=1,
                 dropout=0.0, residual=False, bidirectional=False,
                 output_activation="softmax", pad_id=0, name="many_to_one",
-                token_features=0, embedding_dim=0):
+                token_features=0, embedding_dim=0, char_lm=None):
     """One output per sequence, read from the last *valid* step (sentence classification).
 
     Padded steps keep the state, so the final state is the state after the last valid
@@ -130,9 +145,15 @@ def many_to_one(vocab_size, num_classes, units=128, cell="vanilla", num_layers=1
     a `keras.layers.Embedding(vocab_size, embedding_dim)` of them (a Keras model's
     layout).
 
+    With `char_lm`, a `rnn_tf.CharLMEmbedding`, the first RNN also reads each token's
+    pretrained character-LM states, and the model takes four more inputs after the others:
+    lm_chars <int32>[batch, L] (the sentence's tokens joined by single spaces, as the LMs'
+    ids), word_starts and word_ends <int32>[batch, time] (each token's first and last index
+    in it) and lm_lengths <int32>[batch].
+
     Returns:
-      keras.Model: <int32>[batch, time] (or [ids, <float32>[batch, time, F]]) -> logits
-      <float32>[batch, C].
+      keras.Model: <int32>[batch, time] (or [ids, <float32>[batch, time, F]], then the LM
+      inputs) -> logits <float32>[batch, C].
     """
     return _ids_model(False, **locals())
 

@@ -313,3 +313,35 @@ def test_tagger_with_frozen_char_lm_features_trains_and_exports(tmp_path):
                                 ).signatures["serving_default"]
     tags = serve(sentences=tf.constant(["I saw a cat .", "Hello"]))["tags"].numpy()
     assert [len(t.decode().split()) for t in tags] == [5, 1]
+
+
+@pytest.mark.data("sentiment_labelled_sentences")
+def test_classifier_with_char_lm_features_trains_and_exports(tmp_path):
+    """configs/sentiment.py:tiny with model.char_lm: the classifier reads the LMs' states
+    of its tokens as written, keeps the LMs frozen, and its export answers, an empty
+    sentence included."""
+    import string
+    from configs import sentiment
+    from pipelines.tasks import base, classify
+    from pipelines.train import STAGES, run_pipeline
+    vocab = ["[UNK]"] + sorted(set(string.printable) - set("\t\n\r\x0b\x0c"))
+    forward, backward = _save_lm_pair(tmp_path, vocab)
+    config = sentiment.get_config("tiny")
+    config.model.char_lm = (forward, backward)
+    config.train.steps = 10
+    results = run_pipeline(config, str(tmp_path / "run"), list(STAGES), log=lambda *a: None)
+    task = classify.ClassifyTask(config)
+    model = base.load_best(task, str(tmp_path / "run"))
+    layer = model.get_layer("char_lm")
+    assert not layer.trainable and not {id(w) for w in layer.weights} & {
+        id(w) for w in model.trainable_weights}
+    lm = keras.saving.load_model(forward)
+    for a, b in zip(layer.forward_lm.weights, lm.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())          # frozen in training
+    words = task.lm_words(tf.constant(["Great phone, it's OK.", "", "?!"])).to_list()
+    assert words == [[b"Great", b"phone", b",", b"it", b"'", b"s", b"OK", b"."], [b"unk"],
+                     [b"?", b"!"]]
+    serve = tf.saved_model.load(os.path.join(results["export"], "saved_model")
+                                ).signatures["serving_default"]
+    p = serve(sentences=tf.constant(["Great phone!", "", "bad"]))["probability"].numpy()
+    assert p.shape == (3,) and np.all((p > 0) & (p < 1))

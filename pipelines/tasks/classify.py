@@ -8,7 +8,11 @@ loss: the lecture's L = -y log ŷ - (1-y) log(1-ŷ), with word dropout (a traini
   becomes [UNK] with probability model.word_dropout, so the model learns to use context
   for words it has never seen). With model.lexicon='vader' the model also reads each
   word's VADER rating (`pipelines.lexicon`), which word dropout leaves in place: the
-  model learns what a rated word it has not seen means, as in a new domain.
+  model learns what a rated word it has not seen means, as in a new domain. With
+  model.char_lm (a pair of pretrained LM .keras files, forward and backward) the model
+  also reads each token's `rnn_tf.CharLMEmbedding` states, from the same tokens as
+  written (not lower-cased) joined by single spaces; frozen unless
+  model.char_lm_trainable.
 export: serving_default(sentences: string[N]) -> {"probability": float32[N] of
   positive, "label": string[N]}.
 """
@@ -16,8 +20,9 @@ export: serving_default(sentences: string[N]) -> {"probability": float32[N] of
 import numpy as np
 import tensorflow as tf
 
-from pipelines import lexicon, text
-from pipelines.tasks import base, serving
+import rnn_tf
+from pipelines import common, lexicon, text
+from pipelines.tasks import base, pretrained, serving
 from rnn_tf import models
 
 
@@ -27,13 +32,25 @@ class ClassifyTask(base.Task):
     def tokens(self, sentences):
         return text.word_tokens(sentences, lower=True)
 
+    def lm_words(self, sentences):
+        """<string>[N] -> [N, (W)]: the tokens as written, for the LMs (one filler word
+        for a sentence without tokens, as its ids hold one [UNK])."""
+        return pretrained.at_least_one_word(text.word_tokens(sentences, lower=False))
+
+    def transform_section(self):
+        """The base key, and the pretrained LMs' files (`pretrained.files_digest`)."""
+        return {**super().transform_section(),
+                **pretrained.files_digest(self.config.model.get("char_lm") or ())}
+
     def encode(self, examples, fit):
         sentences = [e["sentence"] for e in examples]
         tokens = text.batched(self.tokens, sentences)
         if fit:
             m = self.config.model
             self.meta = {"vocab": text.build_vocab(tokens, min_count=m.min_count),
-                         "labels": ["negative", "positive"]}
+                         "labels": ["negative", "positive"],
+                         "lm_vocab": (pretrained.char_lm_vocab(m.char_lm)
+                                      if m.get("char_lm") else None)}
         table = {w: i for i, w in enumerate(self.meta["vocab"])}
         ids = tf.ragged.constant([[table.get(w, 1) for w in ws] or [1] for ws in tokens],
                                  dtype=tf.int32)
@@ -41,6 +58,11 @@ class ClassifyTask(base.Task):
         if self.valence:
             words = tf.ragged.constant([ws or ["[UNK]"] for ws in tokens], dtype=tf.string)
             out["valence"] = self.valence(words)
+        if self.meta.get("lm_vocab"):
+            words = tf.ragged.constant(text.batched(self.lm_words, sentences),
+                                       dtype=tf.string)
+            out.update(pretrained.lm_features(words,
+                                              pretrained.lm_table(self.meta["lm_vocab"])))
         return out
 
     @property
@@ -59,25 +81,36 @@ class ClassifyTask(base.Task):
                 lexicon.vader_negators() if name == "vader_negation" else None)
         return self._valence
 
-    def inputs(self, ids, valence=None):
-        """The model's input: ids, or [ids, <float32>[B, T, 1] valence] with a lexicon."""
-        return ids if valence is None else [ids, valence[..., None]]
+    def inputs(self, ids, valence=None, batch=None):
+        """The model's input: ids, or [ids, <float32>[B, T, 1] valence] with a lexicon,
+        then the LM inputs of `batch` with model.char_lm."""
+        out = [ids] if valence is None else [ids, valence[..., None]]
+        if self.meta.get("lm_vocab"):
+            out += [batch[k] for k in pretrained.LM_KEYS]
+        return out[0] if len(out) == 1 else out
 
     def build_model(self):
         m = self.config.model
+        char_lm = None
+        if self.meta.get("lm_vocab"):
+            if not m.get("char_lm"):
+                raise common.UserError("the transform was made with model.char_lm; pass the "
+                                       "same model.char_lm to every stage")
+            char_lm = rnn_tf.CharLMEmbedding(*m.char_lm, trainable=m.char_lm_trainable,
+                                             name="char_lm")
         return models.many_to_one(len(self.meta["vocab"]), 1, units=m.units, cell=m.cell,
                                   num_layers=m.num_layers, dropout=m.dropout,
                                   bidirectional=m.bidirectional,
                                   output_activation="sigmoid", pad_id=0, name="classifier",
                                   token_features=1 if self.valence else 0,
-                                  embedding_dim=m.get("embedding_dim", 0))
+                                  embedding_dim=m.get("embedding_dim", 0), char_lm=char_lm)
 
     def loss(self, model, batch, training, seed=None):
         ids = batch["ids"]
         if training and seed is not None and self.config.model.word_dropout:
             drop = tf.random.stateless_uniform(tf.shape(ids), seed) < self.config.model.word_dropout
             ids = tf.where(tf.logical_and(drop, ids > 1), 1, ids)   # a word's rating stays
-        logits = model(self.inputs(ids, batch.get("valence")), training=training)[:, 0]
+        logits = model(self.inputs(ids, batch.get("valence"), batch), training=training)[:, 0]
         y = tf.cast(batch["label"], tf.float32)
         loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y,
                                                                       logits=logits))
@@ -88,7 +121,7 @@ class ClassifyTask(base.Task):
     def bptt_view(self, model, batch):
         """The first recurrent layer (forward direction); the loss is per sentence."""
         def loss_fn(model, b):
-            logits = model(self.inputs(b["ids"], b.get("valence")), training=False)[:, 0]
+            logits = model(self.inputs(b["ids"], b.get("valence"), b), training=False)[:, 0]
             return tf.nn.sigmoid_cross_entropy_with_logits(
                 labels=tf.cast(b["label"], tf.float32), logits=logits)
         layer = next(l for l in model.layers if l.name.startswith("rnn_"))
@@ -97,7 +130,8 @@ class ClassifyTask(base.Task):
     def evaluate(self, model, features):
         nll, correct, n = 0.0, 0.0, 0
         for batch in self.dataset(features, 256):
-            logits = self.forward(model, self.inputs(batch["ids"], batch.get("valence")))[:, 0]
+            logits = self.forward(model, self.inputs(batch["ids"], batch.get("valence"),
+                                                     batch))[:, 0]
             y = tf.cast(batch["label"], tf.float32)
             nll += float(tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(
                 labels=y, logits=logits)))
@@ -116,7 +150,7 @@ class ClassifyTask(base.Task):
         vocab, wrong = self.meta["vocab"], []
         for batch in self.dataset(features, 256):
             p = tf.sigmoid(self.forward(model, self.inputs(batch["ids"],
-                                                           batch.get("valence")))[:, 0])
+                                                           batch.get("valence"), batch))[:, 0])
             for ids, label, prob in zip(batch["ids"].numpy(), batch["label"].numpy(),
                                         p.numpy()):
                 if (prob > 0.5) != (label == 1) and len(wrong) < shown:
@@ -131,6 +165,8 @@ class ClassifyTask(base.Task):
         module.table = text.lookup_table(self.meta["vocab"])
         module.labels = tf.constant(self.meta["labels"])
         module.valence = self.valence
+        module.lm_table = (pretrained.lm_table(self.meta["lm_vocab"])
+                           if self.meta.get("lm_vocab") else None)
 
         @serving.signature(tf.TensorSpec([None], tf.string, name="sentences"))
         def serve(sentences):
@@ -142,10 +178,15 @@ class ClassifyTask(base.Task):
             # an empty sentence reads one [UNK], as in training
             first = tf.where(empty, 1, dense[:, 0])
             ids = tf.concat([first[:, None], dense[:, 1:]], 1)
-            valence = None
+            valence, lm = None, None
             if module.valence is not None:
                 valence = module.valence(words).to_tensor(0.0, shape=tf.shape(ids))
-            p = tf.sigmoid(model(self.inputs(ids, valence), training=False)[:, 0])
+            if module.lm_table is not None:
+                feats = pretrained.lm_features(self.lm_words(sentences), module.lm_table)
+                lm = {k: v.to_tensor(0, shape=tf.shape(ids)) if k.startswith("word_")
+                      else v.to_tensor(0) if isinstance(v, tf.RaggedTensor) else v
+                      for k, v in feats.items()}
+            p = tf.sigmoid(model(self.inputs(ids, valence, lm), training=False)[:, 0])
             return {"probability": p,
                     "label": tf.gather(module.labels, tf.cast(p > 0.5, tf.int32))}
 

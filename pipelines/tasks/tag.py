@@ -19,60 +19,14 @@ export: serving_default(sentences: string[N]) -> {"tags": string[N]}, space-sepa
 """
 
 import collections
-import hashlib
-import json
-import os
 
 import tensorflow as tf
 
 import rnn_tf
 from pipelines import common, text
-from pipelines.tasks import base, serving
+from pipelines.tasks import base, pretrained, serving
+from pipelines.tasks.pretrained import LM_KEYS, char_lm_vocab, lm_features
 from rnn_tf.tagger import char_word_tagger
-
-LM_KEYS = ("lm_chars", "word_starts", "word_ends", "lm_lengths")
-
-
-def char_lm_vocab(paths):
-    """The shared vocabulary of the forward and backward LM .keras files `paths`, read
-    from the char_lm_vocab.json beside each (the LM task's export); a one-line error for
-    a missing file, two vocabularies or a pair in the wrong order."""
-    if len(paths) != 2:
-        raise common.UserError(f"model.char_lm={tuple(paths)!r} must name two .keras files, "
-                               "the forward and the backward LM (configs/char_lm_english.py)")
-    vocabs = []
-    for path, reverse in zip(paths, (False, True)):
-        where = os.path.join(os.path.dirname(path), "char_lm_vocab.json")
-        if not (os.path.isfile(path) and os.path.isfile(where)):
-            raise common.UserError(f"model.char_lm names {path!r}, which is not an LM export "
-                                   f"with {os.path.basename(where)} beside it; train one "
-                                   "with configs/char_lm_english.py")
-        with open(where) as f:
-            meta = json.load(f)
-        if meta["reverse"] != reverse:
-            raise common.UserError(f"model.char_lm: {path!r} is a "
-                                   f"{'backward' if meta['reverse'] else 'forward'} LM; "
-                                   "name the forward LM first, then the backward one")
-        vocabs.append(meta["vocab"])
-    if vocabs[0] != vocabs[1]:
-        raise common.UserError(f"model.char_lm: the LMs {paths[0]!r} and {paths[1]!r} have "
-                               "different vocabularies; train both on the same corpus")
-    return vocabs[0]
-
-
-def lm_features(words, lm_table):
-    """words <string>[N, (W)] -> {lm_chars <int32>[N, (L)], word_starts, word_ends
-    <int32>[N, (W)], lm_lengths <int32>[N]}: each sentence's words joined by single
-    spaces, as LM vocabulary ids (unknown characters 0, the LMs' [UNK]), and where each
-    word starts and ends in it."""
-    chars = text.char_tokens(tf.strings.reduce_join(words, axis=1, separator=" "))
-    lengths = tf.strings.length(words, unit="UTF8_CHAR")
-    ends = tf.math.cumsum((lengths + 1).to_tensor(0), axis=1) - 2
-    ends = tf.RaggedTensor.from_tensor(ends, lengths=lengths.row_lengths())
-    lm_chars = tf.ragged.map_flat_values(lm_table.lookup, chars)
-    return {"lm_chars": lm_chars, "word_starts": ends - lengths + 1, "word_ends": ends,
-            "lm_lengths": tf.cast(lm_chars.row_lengths(), tf.int32)}
-
 
 class TagTask(base.Task):
     primary = "accuracy"
@@ -90,21 +44,14 @@ class TagTask(base.Task):
         return {**out, **lm_features(words, lm_table)} if lm_table is not None else out
 
     def transform_section(self):
-        """The base key, and the bytes of the pretrained LMs' files when model.char_lm is
-        set: an LM retrained at the same path makes a new transform."""
-        section = super().transform_section()
-        for path in self.config.model.get("char_lm") or ():
-            for name in (path, os.path.join(os.path.dirname(path), "char_lm_vocab.json")):
-                if os.path.isfile(name):
-                    with open(name, "rb") as f:
-                        section.setdefault("char_lm_files", {})[name] = \
-                            hashlib.sha256(f.read()).hexdigest()
-        return section
+        """The base key, and the pretrained LMs' files (`pretrained.files_digest`)."""
+        return {**super().transform_section(),
+                **pretrained.files_digest(self.config.model.get("char_lm") or ())}
 
     def lm_table(self):
         """The LMs' vocabulary lookup ([UNK] = 0), or None without model.char_lm."""
-        return text.lookup_table(self.meta["lm_vocab"], unk_id=0) \
-            if self.meta.get("lm_vocab") else None
+        return pretrained.lm_table(self.meta["lm_vocab"]) if self.meta.get("lm_vocab") \
+            else None
 
     def inputs(self, batch, word_ids=None):
         """The model's inputs from a batch (`word_ids` in place of the batch's, if given)."""
