@@ -20,8 +20,7 @@ export: serving_default(sentences: string[N]) -> {"probability": float32[N] of
 import numpy as np
 import tensorflow as tf
 
-import rnn_tf
-from pipelines import common, lexicon, text
+from pipelines import lexicon, text
 from pipelines.tasks import base, pretrained, serving
 from rnn_tf import models
 
@@ -91,13 +90,7 @@ class ClassifyTask(base.Task):
 
     def build_model(self):
         m = self.config.model
-        char_lm = None
-        if self.meta.get("lm_vocab"):
-            if not m.get("char_lm"):
-                raise common.UserError("the transform was made with model.char_lm; pass the "
-                                       "same model.char_lm to every stage")
-            char_lm = rnn_tf.CharLMEmbedding(*m.char_lm, trainable=m.char_lm_trainable,
-                                             name="char_lm")
+        char_lm = pretrained.layer(self.meta, m)
         return models.many_to_one(len(self.meta["vocab"]), 1, units=m.units, cell=m.cell,
                                   num_layers=m.num_layers, dropout=m.dropout,
                                   bidirectional=m.bidirectional,

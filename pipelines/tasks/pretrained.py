@@ -8,6 +8,7 @@ import os
 
 import tensorflow as tf
 
+import rnn_tf
 from pipelines import common, text
 
 LM_KEYS = ("lm_chars", "word_starts", "word_ends", "lm_lengths")
@@ -80,3 +81,15 @@ def at_least_one_word(words, filler="unk"):
     keep = tf.ragged.range(padded.row_lengths()) < \
         tf.maximum(words.row_lengths(), 1)[:, None]
     return tf.ragged.boolean_mask(padded, keep)
+
+
+def layer(meta, model_config):
+    """The `rnn_tf.CharLMEmbedding` of model.char_lm (frozen unless
+    model.char_lm_trainable) when the transform `meta` was made with LMs, else None."""
+    if not meta.get("lm_vocab"):
+        return None
+    if not model_config.get("char_lm"):
+        raise common.UserError("the transform was made with model.char_lm; pass the same "
+                               "model.char_lm to every stage")
+    return rnn_tf.CharLMEmbedding(*model_config.char_lm,
+                                  trainable=model_config.char_lm_trainable, name="char_lm")

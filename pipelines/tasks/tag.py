@@ -22,8 +22,7 @@ import collections
 
 import tensorflow as tf
 
-import rnn_tf
-from pipelines import common, text
+from pipelines import text
 from pipelines.tasks import base, pretrained, serving
 from pipelines.tasks.pretrained import LM_KEYS, char_lm_vocab, lm_features
 from rnn_tf.tagger import char_word_tagger
@@ -92,13 +91,7 @@ class TagTask(base.Task):
 
     def build_model(self):
         m = self.config.model
-        char_lm = None
-        if self.meta.get("lm_vocab"):
-            if tuple(m.get("char_lm") or ()) == ():
-                raise common.UserError("the transform was made with model.char_lm; pass the "
-                                       "same model.char_lm to every stage")
-            char_lm = rnn_tf.CharLMEmbedding(*m.char_lm, trainable=m.char_lm_trainable,
-                                             name="char_lm")
+        char_lm = pretrained.layer(self.meta, m)
         return char_word_tagger(len(self.meta["vocab"]), len(self.meta["chars"]),
                                 len(self.meta["tags"]), units=m.units,
                                 num_layers=m.num_layers, char_units=m.char_units,
