@@ -9,6 +9,7 @@ table (`results_full`), each config's "Expected:" paragraph and benchmarks/resul
     python benchmarks/results_table.py --list
     python benchmarks/results_table.py --render             # tables from results.json only
     python benchmarks/results_table.py --keras-arch         # the baselines' models on rnn_tf
+    python benchmarks/results_table.py --char-lm            # without / with char-LM states
 
 Each row: task, data, model, parameters, wall time of our pipeline (all stages), our
 validation and test metric, the Keras baseline's, and the command that made our row.
@@ -81,12 +82,18 @@ KERAS_ARCH = ("char_lm_vanilla", "char_lm_gru", "char_lm_deep", "sentiment", "up
               "dates", "translation", "bach")
 
 
-def run_ours(task, variant=""):
+# tasks whose config has the `char_lm` variant: the recipe with pretrained character-LM
+# states (rnn_tf.CharLMEmbedding, the LMs of configs/char_lm_english.py)
+CHAR_LM = ("sentiment", "upos")
+
+
+def run_ours(task, variant="", name=None):
     """Runs the task's pipeline (its config, or its `variant`) from nothing: into a fresh
-    directory that replaces the workdir only when the run succeeds. (In the old workdir
-    the pipeline would find its finished stages for the same config and skip them.)"""
+    directory that replaces the workdir (bench_out/results/<name>, by default the task's
+    name and the variant's) only when the run succeeds. (In the old workdir the pipeline
+    would find its finished stages for the same config and skip them.)"""
     config_path = TASKS[task][0] + (f":{variant}" if variant else "")
-    name = task + (f"_{variant}" if variant else "")
+    name = name or task + (f"_{variant}" if variant else "")
     workdir = workdir_of(name)
     fresh = workdir + ".new"
     shutil.rmtree(fresh, ignore_errors=True)
@@ -109,7 +116,7 @@ def run_ours(task, variant=""):
     return {"command": f"python -m pipelines.train --config={config_path} "
                        f"--workdir=runs/{name}",
             "wall_seconds": round(wall, 1), "train_seconds": train.get("train_seconds"),
-            "parameters": train.get("parameters"), "validation": metrics["validation"],
+            "steps": train.get("steps"), "parameters": train.get("parameters"), "validation": metrics["validation"],
             "test": metrics["test"], "tail": proc.stdout.strip().splitlines()[-6:]}
 
 
@@ -226,6 +233,12 @@ def table(results):
         every, _ = walls(results, list(TASKS))
         if every > total:
             lines.append(f"With {', '.join(EXTRA)} (`--all`): {every / 60:.0f} min.")
+    with_lm = char_lm_table(results)
+    if with_lm:
+        lines += ["", "Each recipe without and with pretrained character-LM states "
+                  "(`rnn_tf.CharLMEmbedding` on the LMs of configs/char_lm_english.py), one "
+                  "after the other in one run, for the same wall-time budget "
+                  "(`python benchmarks/results_table.py --char-lm`):", "", with_lm]
     refresh = results.get("_full_refresh")
     if refresh and refresh.get("revision"):   # one without its provenance is not shown
         m = refresh["machine"]
@@ -247,6 +260,46 @@ def run_keras_arch(task, provenance):
     row["provenance"] = dict(provenance, started_utc=row_start, finished_utc=record.now())
     print(f"  {row['validation']} / {row['test']}", flush=True)
     return row
+
+
+def run_char_lm(task, provenance):
+    """The task's recipe without and then with the pretrained character-LM states (its
+    `char_lm` variant), one after the other in one run, so that both meet the same
+    machine speed under the same wall-time budget; with the sha256 of the LM files."""
+    from pipelines.tasks import pretrained
+    module = importlib.import_module("configs." + os.path.basename(TASKS[task][0])[:-3])
+    config = module.get_config("char_lm")
+    start = record.now()
+    print(f"[{task}] without the character-LM states ...", flush=True)
+    without = run_ours(task, name=task + "_without_char_lm")
+    print(f"  {without['validation']} / {without['test']}", flush=True)
+    print(f"[{task}] with the character-LM states ...", flush=True)
+    with_lm = run_ours(task, "char_lm")
+    print(f"  {with_lm['validation']} / {with_lm['test']}", flush=True)
+    return {"without": without, "with": with_lm,
+            "budget_seconds": config.train.time_budget_s,
+            "trainable": bool(config.model.char_lm_trainable),
+            "char_lm_files": pretrained.files_digest(config.model.char_lm)["char_lm_files"],
+            "provenance": dict(provenance, started_utc=start, finished_utc=record.now())}
+
+
+def char_lm_table(results):
+    """The with/without rows of the tasks that can read pretrained character-LM states;
+    '' when none has been run."""
+    rows = [(t, results[t]["char_lm"]) for t in CHAR_LM if results.get(t, {}).get("char_lm")]
+    if not rows:
+        return ""
+    lines = ["| task | metric | without pretrained char-LM states, val / test | with them, "
+             "val / test | steps without / with | budget | measured | command (with) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for task, r in rows:
+        metric = TASKS[task][2]
+        lm = "fine-tuned" if r["trainable"] else "frozen"
+        lines.append(f"| {task} | {metric} | {_pair(r['without'], metric)} | "
+                     f"{_pair(r['with'], metric)} ({lm}) | {r['without']['steps']:,} / "
+                     f"{r['with']['steps']:,} | {r['budget_seconds'] / 60:.0f} min | "
+                     f"{measured(r)} | `{r['with']['command']}` |")
+    return "\n".join(lines)
 
 
 def same_model(results, task, baseline, metric):
@@ -344,6 +397,11 @@ def summary(results):
         lines.append(f"| {task} | {metric} | {_pair(r['ours'], metric)} | {b['model']}: "
                      f"{_pair(b, metric)} | {same_model(results, task, b, metric)} | "
                      f"{measured(r)} |")
+    with_lm = char_lm_table(results)
+    if with_lm:
+        lines += ["", "The same recipe without and with pretrained character-LM states "
+                  "(configs/char_lm_english.py), one after the other in one run:", "",
+                  with_lm]
     return "\n".join(lines)
 
 
@@ -365,6 +423,10 @@ def main():
                         help="run only the tasks' keras_arch variants (the baseline's model "
                              f"built from rnn_tf; {', '.join(KERAS_ARCH)}) and keep the "
                              "other columns")
+    parser.add_argument("--char-lm", action="store_true",
+                        help="run only the tasks' recipes without and with pretrained "
+                             f"character-LM states ({', '.join(CHAR_LM)}; the LMs of "
+                             "configs/char_lm_english.py) and keep the other columns")
     parser.add_argument("--render", action="store_true",
                         help="run nothing: rewrite the README's and RESULTS.md's tables and "
                              "the configs' Expected paragraphs from benchmarks/results.json")
@@ -396,6 +458,16 @@ def main():
             write_documents(results)
         print(summary(results))
         return
+    if args.char_lm:
+        provenance = record.start()
+        for task in [t for t in (args.task or CHAR_LM) if t in CHAR_LM]:
+            if task not in results:
+                raise SystemExit(f"error: {task} has no row yet; run --task={task} first")
+            results[task]["char_lm"] = run_char_lm(task, provenance)
+            save(results)
+            write_documents(results)
+        print(table(results))
+        return
     if args.all and args.task:
         raise SystemExit("error: --all runs every task; pass it without --task")
     todo = args.task or (list(TASKS) if args.all else default_tasks())
@@ -425,6 +497,7 @@ def main():
         previous = results.get(task, {})
         results[task] = {"model": model_description(task), "ours": ours,
                          "baselines": baselines, "keras_arch": keras_arch,
+                         "char_lm": results.get(task, {}).get("char_lm"),   # its own run
                          "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
                          "provenance": dict(provenance, started_utc=row_start,
                                             finished_utc=record.now())}

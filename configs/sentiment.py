@@ -6,11 +6,13 @@ sentences, train/validation/test 80/10/10 by a fixed seed.
 Model: word ids -> Embedding(64), beside each word's VADER rating (`model.lexicon`,
 pipelines/lexicon.py) -> bidirectional GRU read at the last valid step -> sigmoid
 P(positive). Word dropout turns training words into [UNK] but leaves their ratings. No
-pretrained character-LM features (`model.char_lm = ()`); to add them, name the pair
-configs/char_lm_english.py exports, as configs/upos.py shows.
+pretrained character-LM features (`model.char_lm = ()`); the `char_lm` variant adds the
+frozen states of the LMs that configs/char_lm_english.py exports, as configs/upos.py's does.
 
 Command:
     python -m pipelines.train --config=configs/sentiment.py --workdir=runs/sentiment
+With the pretrained character-LM states:
+    python -m pipelines.train --config=configs/sentiment.py:char_lm --workdir=runs/sentiment_char_lm
 Smoke run:
     python -m pipelines.train --config=configs/sentiment.py:tiny --workdir=/tmp/sentiment
 Expected: validation 0.875, test 0.910 accuracy in 0.7 min on 2 cores, against the Keras
@@ -60,7 +62,9 @@ def get_config(variant=None):
     elif variant == "keras_arch":
         supervised.keras_arch(c, "Embedding(64) + Bidirectional(GRU(64))", lexicon="", word_dropout=0.0,
                              embedding_dim=64)
+    elif variant == "char_lm":
+        c.model.char_lm = supervised.ENGLISH_CHAR_LMS
     elif variant:
-        raise ValueError(f"unknown config variant {variant!r}; use 'tiny', 'keras_arch' "
-                         "or none")
+        raise ValueError(f"unknown config variant {variant!r}; use 'tiny', 'keras_arch', "
+                         "'char_lm' or none")
     return c

@@ -11,6 +11,11 @@ def data_root():
     return os.environ.get("RNN_TF_DATA_DIR", os.path.join("..", "shared", "data"))
 
 
+# the (forward, backward) LMs that configs/char_lm_english.py exports, for model.char_lm
+ENGLISH_CHAR_LMS = ("runs/char_lm_english/export/char_lm.keras",
+                    "runs/char_lm_english_backward/export/char_lm.keras")
+
+
 def base(name, task, dataset, manual_dir=""):
     c = ml_collections.ConfigDict()
     c.name = name

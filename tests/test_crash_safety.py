@@ -1,6 +1,7 @@
 """Crash safety: a run killed (SIGKILL) at random steps and resumed with the same command
-ends bit for bit as one that was never killed (every task: char LM, classify, tag,
-seq2seq, music); SIGTERM and Ctrl-C save a checkpoint and
+ends bit for bit as one that was never killed (the char LM's windows with carried state,
+a classifier's and a seq2seq task's length buckets: every task runs the same loop, and
+these are its three ways of feeding it); SIGTERM and Ctrl-C save a checkpoint and
 stop with one line; one run per workdir (a PID lock); training randomness is stateless."""
 
 import os
@@ -30,7 +31,7 @@ RUNS = {
               ["--config.train.steps=60", "--config.train.log_every=1",
                "--config.train.checkpoint_every=4", "--config.train.eval_every=10",
                "--config.train.histogram_every=100"])
-       for task in ("sentiment", "upos", "dates", "bach")},
+       for task in ("sentiment", "dates")},
 }
 
 
