@@ -39,7 +39,7 @@ def _model(inputs, outputs, name, residual):
 
 def _ids_model(return_sequences, vocab_size, num_classes, units, cell, num_layers, dropout,
                residual, bidirectional, output_activation, pad_id, name, token_features=0,
-               embedding_dim=0, char_lm=None):
+               embedding_dim=0, char_lm=None, char_lm_dropout=0.0):
     """ids [+ per-token features] [+ pretrained character-LM states] -> RNN stack ->
     Head, shared by many_to_many and many_to_one."""
     _check_common(vocab_size, num_classes, units, num_layers, dropout, cell)
@@ -50,6 +50,9 @@ def _ids_model(return_sequences, vocab_size, num_classes, units, cell, num_layer
     if char_lm is not None and not isinstance(char_lm, CharLMEmbedding):
         raise ValueError(f"char_lm={char_lm!r} is not an rnn_tf.CharLMEmbedding; pass one "
                          "(or None: no pretrained character-LM features).")
+    if not 0.0 <= char_lm_dropout < 1.0:
+        raise ValueError(f"char_lm_dropout must be in [0, 1); received "
+                         f"char_lm_dropout={char_lm_dropout!r}.")
     if token_features or char_lm is not None:
         if token_features:
             check_positive_int("token_features", token_features, " (or 0 for ids alone)")
@@ -66,7 +69,10 @@ def _ids_model(return_sequences, vocab_size, num_classes, units, cell, num_layer
                          for n in ("lm_chars", "word_starts", "word_ends")]
             lm_inputs.append(keras.Input((), dtype="int32", name="lm_lengths"))
             inputs += lm_inputs
-            parts.append(char_lm(*lm_inputs))
+            lm = char_lm(*lm_inputs)
+            if char_lm_dropout:
+                lm = keras.layers.Dropout(char_lm_dropout, name="char_lm_dropout")(lm)
+            parts.append(lm)
         x = ops.concatenate(parts, axis=-1)
         input_dim = None
     elif embedding_dim:                  # Embedding(embedding_dim), as Keras models do
@@ -131,7 +137,7 @@ def many_to_many(vocab_size, num_classes, units=128, cell="vanilla", num_layers=
 def many_to_one(vocab_size, num_classes, units=128, cell="vanilla", num_layers=1,
                 dropout=0.0, residual=False, bidirectional=False,
                 output_activation="softmax", pad_id=0, name="many_to_one",
-                token_features=0, embedding_dim=0, char_lm=None):
+                token_features=0, embedding_dim=0, char_lm=None, char_lm_dropout=0.0):
     """One output per sequence, read from the last *valid* step (sentence classification).
 
     Padded steps keep the state, so the final state is the state after the last valid
@@ -149,7 +155,8 @@ def many_to_one(vocab_size, num_classes, units=128, cell="vanilla", num_layers=1
     pretrained character-LM states, and the model takes four more inputs after the others:
     lm_chars <int32>[batch, L] (the sentence's tokens joined by single spaces, as the LMs'
     ids), word_starts and word_ends <int32>[batch, time] (each token's first and last index
-    in it) and lm_lengths <int32>[batch].
+    in it) and lm_lengths <int32>[batch]. `char_lm_dropout` drops those states in
+    training (a fraction in [0, 1)).
 
     Returns:
       keras.Model: <int32>[batch, time] (or [ids, <float32>[batch, time, F]], then the LM

@@ -106,6 +106,10 @@ def test_bad_arguments_are_one_line_errors():
     other(tf.zeros([1, 1], tf.int32))
     with pytest.raises(ValueError, match="the LMs differ: forward vocab_size=8, units=5"):
         rnn_tf.CharLMEmbedding(forward, other)
+    with pytest.raises(ValueError, match=r"char_lm_dropout must be in \[0, 1\); received "
+                                         "char_lm_dropout=1.0"):
+        rnn_tf.models.many_to_one(V, 1, units=H, char_lm=rnn_tf.CharLMEmbedding(*_lms(4)),
+                                  char_lm_dropout=1.0)
 
 
 def test_saves_with_keras_and_exports_for_a_process_without_rnn_tf(tmp_path):
@@ -328,10 +332,12 @@ def test_classifier_with_char_lm_features_trains_and_exports(tmp_path):
     forward, backward = _save_lm_pair(tmp_path, vocab)
     config = sentiment.get_config("tiny")
     config.model.char_lm = (forward, backward)
+    config.model.char_lm_dropout = 0.5
     config.train.steps = 10
     results = run_pipeline(config, str(tmp_path / "run"), list(STAGES), log=lambda *a: None)
     task = classify.ClassifyTask(config)
     model = base.load_best(task, str(tmp_path / "run"))
+    assert model.get_layer("char_lm_dropout").rate == 0.5
     layer = model.get_layer("char_lm")
     assert not layer.trainable and not {id(w) for w in layer.weights} & {
         id(w) for w in model.trainable_weights}

@@ -96,7 +96,8 @@ class ClassifyTask(base.Task):
                                   bidirectional=m.bidirectional,
                                   output_activation="sigmoid", pad_id=0, name="classifier",
                                   token_features=1 if self.valence else 0,
-                                  embedding_dim=m.get("embedding_dim", 0), char_lm=char_lm)
+                                  embedding_dim=m.get("embedding_dim", 0), char_lm=char_lm,
+                                  char_lm_dropout=m.get("char_lm_dropout", 0.0))
 
     def loss(self, model, batch, training, seed=None):
         ids = batch["ids"]
