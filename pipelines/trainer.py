@@ -81,7 +81,12 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
     # the same inputs give the same bits, so a killed and resumed run ends as one that
     # was not (every random draw is seeded or stateless from (seed, step))
     tf.config.experimental.enable_op_determinism()
-    features = {s: base.load_features(workdir, s) for s in ("train", "validation")}
+    prepared = time.time()
+    # work a task does once before the loop (the tagger's frozen LM states) counts against
+    # the time budget, as steps would
+    features = task.prepare_features({s: base.load_features(workdir, s)
+                                      for s in ("train", "validation")})
+    prepare_seconds = time.time() - prepared
     # one device: a checkpointed iterator; replicas: distributed after the restore, from
     # the restored step (`distribute.distributed_batches`)
     iterator = iter(task.train_dataset(features["train"])) if replicas == 1 else None
@@ -185,7 +190,7 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
         k: tf.summary.create_noop_writer() for k in ("train", "validation")}
     unit = task.throughput_unit
     progress = training.Progress(t.steps, unit={"tokens": "tok"}.get(unit, unit))
-    start_time, start_step, run_steps = time.time(), int(step), 0
+    start_time, start_step, run_steps = time.time() - prepare_seconds, int(step), 0
     last_log, counted = time.time(), 0
     stopped = "steps"
     requests = stack.enter_context(training.stop_requests())

@@ -37,7 +37,9 @@ class CharWordTagger(keras.Model):
         `char_lm`, four more: lm_chars <int32>[B, L] (each sentence's characters, its
         words joined by single spaces, as ids of the LMs' vocabulary), word_starts and
         word_ends <int32>[B, W] (each word's first and last index in lm_chars) and
-        lm_lengths <int32>[B] (characters per sentence).
+        lm_lengths <int32>[B] (characters per sentence); or one: the states `char_lm`
+        gives those inputs, <float32>[B, W, 2 * char_lm.units], computed beforehand (a
+        frozen LM's states do not change in training).
     Returns:
       logits <float32>[B, W, num_tags].
     """
@@ -119,11 +121,13 @@ class CharWordTagger(keras.Model):
             h = tf.concat([h, tf.cast(self.encode_words(tf.cast(char_ids, tf.int32), mask),
                                       h.dtype)], -1)
         if self.char_lm is not None:
-            if len(inputs) != 6:
+            if len(inputs) not in (3, 6):
                 raise ValueError(f"this tagger reads character-LM features: call it with 6 "
                                  f"inputs (word_ids, char_ids, lm_chars, word_starts, "
-                                 f"word_ends, lm_lengths), not {len(inputs)}")
-            lm = self.char_lm(*inputs[2:], training=training)
+                                 f"word_ends, lm_lengths), or 3 (word_ids, char_ids, the "
+                                 f"LM states), not {len(inputs)}")
+            lm = (inputs[2] if len(inputs) == 3 else
+                  self.char_lm(*inputs[2:], training=training))
             h = tf.concat([h, tf.cast(lm, h.dtype)], -1)
         h = self.drop(h, training=training)
         for i in range(self.num_layers):

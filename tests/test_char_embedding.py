@@ -300,9 +300,21 @@ def test_tagger_with_frozen_char_lm_features_trains_and_exports(tmp_path):
     config.train.steps = 10
     workdir = str(tmp_path / "run")
     results = run_pipeline(config, workdir, list(STAGES), log=lambda *a: None)
-    from pipelines.tasks import base
-    model = base.load_best(tag.TagTask(config), workdir)
+    from pipelines.tasks import base, pretrained
+    task = tag.TagTask(config)
+    model = base.load_best(task, workdir)
     assert model.char_lm is not None and not model.char_lm.trainable
+    # training read the frozen LMs' states computed once (`lm_row` into one table); they
+    # are the states the model's own LMs give, which the export runs
+    splits = {s: base.load_features(workdir, s) for s in ("train", "validation")}
+    prepared = task.prepare_features(splits)
+    assert "lm_row" in prepared["train"] and not set(pretrained.LM_KEYS) & set(
+        prepared["validation"])
+    stored = next(iter(task.dataset(prepared["validation"], 8)))
+    raw = next(iter(task.dataset(splits["validation"], 8)))
+    assert len(task.inputs(stored)) == 3 and len(task.inputs(raw)) == 6
+    np.testing.assert_allclose(model(task.inputs(stored)), model(task.inputs(raw)),
+                               atol=1e-5)
     trainable = {id(w) for w in model.trainable_weights}
     assert not any(id(w) in trainable for w in model.char_lm.weights)
     lm = keras.saving.load_model(forward)

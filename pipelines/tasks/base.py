@@ -98,6 +98,11 @@ class Task:
         """Creates the model's variables (before the optimizer and checkpoint see them)."""
         self.loss(model, next(iter(self.dataset(features, 2))), training=False)
 
+    def prepare_features(self, splits):
+        """{split: features} the training loop reads, from the transform's (called once,
+        before the loop; its time counts against the time budget); the same by default."""
+        return splits
+
     def train_dataset(self, features):
         """An endless tf.data.Dataset of global batches ({name: <[B, ...]>}), element k
         the batch of optimizer step k: shuffled and bucketed with seeded, deterministic

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 
+import numpy as np
 import tensorflow as tf
 
 import rnn_tf
@@ -81,6 +82,28 @@ def at_least_one_word(words, filler="unk"):
     keep = tf.ragged.range(padded.row_lengths()) < \
         tf.maximum(words.row_lengths(), 1)[:, None]
     return tf.ragged.boolean_mask(padded, keep)
+
+
+def lm_states(layer, features, batch_size=128):
+    """The states `layer` (a `rnn_tf.CharLMEmbedding`) gives each word of a split whose
+    features hold LM_KEYS: <float32>[N, (W), 2 * units], row i of example i. Sentences go
+    through the LMs in batches of similar character length (little padding)."""
+    call = tf.function(lambda c, s, e, n: layer(c, s, e, n, training=False),
+                       reduce_retracing=True)
+    lengths = np.asarray(features["lm_lengths"])
+    order = np.argsort(lengths, kind="stable")
+    parts = []
+    for i in range(0, len(order), batch_size):
+        rows = order[i:i + batch_size]
+        starts = tf.gather(features["word_starts"], rows)
+        states = call(tf.gather(features["lm_chars"], rows).to_tensor(0),
+                      starts.to_tensor(0), tf.gather(features["word_ends"], rows).to_tensor(0),
+                      tf.constant(lengths[rows], tf.int32))
+        parts.append(tf.RaggedTensor.from_tensor(states, lengths=starts.row_lengths()))
+    if not parts:
+        return tf.RaggedTensor.from_row_lengths(tf.zeros([0, 2 * layer.units]),
+                                                tf.zeros([0], tf.int64))
+    return tf.gather(tf.concat(parts, 0), np.argsort(order, kind="stable"))
 
 
 def layer(meta, model_config):

@@ -53,10 +53,36 @@ class TagTask(base.Task):
             else None
 
     def inputs(self, batch, word_ids=None):
-        """The model's inputs from a batch (`word_ids` in place of the batch's, if given)."""
+        """The model's inputs from a batch (`word_ids` in place of the batch's, if given):
+        with LMs, their inputs, or the states `prepare_features` computed (`lm_row`)."""
         first = batch["word_ids"] if word_ids is None else word_ids
+        if "lm_row" in batch:
+            states = tf.gather(self.lm_states, batch["lm_row"])
+            shape = tf.concat([tf.shape(first), [self.lm_states.flat_values.shape[-1]]], 0)
+            return first, batch["char_ids"], states.to_tensor(0.0, shape=shape)
         return (first, batch["char_ids"]) + tuple(batch[k] for k in LM_KEYS
                                                   if self.meta.get("lm_vocab"))
+
+    def prepare_features(self, splits):
+        """With frozen LMs (model.char_lm_trainable False), their states are computed once
+        for every sentence, as Akbik et al. store them: each split's LM inputs become
+        `lm_row` <int64>[N], its rows of one table `self.lm_states` <float32>[rows, (W),
+        2 * units], and a step reads the states instead of running both LMs over the
+        batch's characters. The evaluate stage and the export run the LMs themselves."""
+        m = self.config.model
+        if not self.meta.get("lm_vocab") or m.char_lm_trainable:
+            return splits
+        layer = pretrained.layer(self.meta, m)
+        out, tables, offset = {}, [], 0
+        for name, features in splits.items():
+            states = pretrained.lm_states(layer, features)
+            n = int(states.nrows())
+            out[name] = {**{k: v for k, v in features.items() if k not in LM_KEYS},
+                         "lm_row": tf.range(offset, offset + n, dtype=tf.int64)}
+            tables.append(states)
+            offset += n
+        self.lm_states = tf.concat(tables, 0)
+        return out
 
     def encode(self, examples, fit):
         words = [list(e["tokens"]) for e in examples]
