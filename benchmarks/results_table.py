@@ -189,7 +189,7 @@ def run_baselines(task, shared=None):
 def _fmt(value, metric):
     if value is None:
         return "-"
-    return f"{value:.3f}" if metric in ("accuracy", "exact_match") else f"{value:.3f}" \
+    return f"{value:.3f}" if metric.endswith(("accuracy", "exact_match")) else f"{value:.3f}" \
         if metric.startswith("nats") else f"{value:.1f}"
 
 
@@ -290,13 +290,18 @@ def char_lm_table(results):
     if not rows:
         return ""
     lines = ["| task | metric | without pretrained char-LM states, val / test | with them, "
-             "val / test | steps without / with | budget | measured | command (with) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "val / test | words unseen in train, val / test: without → with | steps "
+             "without / with | budget | measured | command (with) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    unseen = "unseen_word_accuracy"
     for task, r in rows:
         metric = TASKS[task][2]
         lm = "fine-tuned" if r["trainable"] else "frozen"
+        words = (f"{_pair(r['without'], unseen)} → {_pair(r['with'], unseen)}"
+                 if unseen in r["with"]["validation"] else "-")
         lines.append(f"| {task} | {metric} | {_pair(r['without'], metric)} | "
-                     f"{_pair(r['with'], metric)} ({lm}) | {r['without']['steps']:,} / "
+                     f"{_pair(r['with'], metric)} ({lm}) | {words} | "
+                     f"{r['without']['steps']:,} / "
                      f"{r['with']['steps']:,} | {r['budget_seconds'] / 60:.0f} min | "
                      f"{measured(r)} | `{r['with']['command']}` |")
     return "\n".join(lines)
@@ -339,6 +344,15 @@ def expected_paragraph(task, results):
             f"on 2 cores, against the Keras baseline(s) at the same budget: {against} (the "
             f"`{task}` row of benchmarks/results.json, `python benchmarks/results_table.py "
             f"--task={task}`; {measured(r)}).")
+    lm = r.get("char_lm")
+    if lm:
+        text += (f" With the frozen pretrained character-LM states (`:char_lm`), against "
+                 f"this recipe without them in the same run: validation "
+                 f"{_fmt(lm['with']['validation'][metric], metric)} against "
+                 f"{_fmt(lm['without']['validation'][metric], metric)}, test "
+                 f"{_fmt(lm['with']['test'][metric], metric)} against "
+                 f"{_fmt(lm['without']['test'][metric], metric)} (`python "
+                 f"benchmarks/results_table.py --char-lm`; {measured(lm)}).")
     return textwrap.fill(text, width=92)
 
 
@@ -465,6 +479,7 @@ def main():
                 raise SystemExit(f"error: {task} has no row yet; run --task={task} first")
             results[task]["char_lm"] = run_char_lm(task, provenance)
             save(results)
+            write_configs(results, [task])
             write_documents(results)
         print(table(results))
         return

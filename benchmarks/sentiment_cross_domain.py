@@ -103,7 +103,8 @@ def table(rec):
     """RESULTS.md's with/without table, from the record."""
     lines = ["| sentiment config | other domain, mean | per seed (mean of both directions) "
              "| seed range / std | in-domain test, mean |", "|---|---|---|---|---|"]
-    for name, s in rec["settings"].items():
+    for name in SETTINGS:                # without, then with (the record is key-sorted)
+        s = rec["settings"][name]
         m = s["summary"]
         lines.append(f"| `{s['config']}` ({name}) | {m['other_domain']:.3f} | "
                      f"{', '.join(f'{x:.3f}' for x in m['by_seed'])} | "

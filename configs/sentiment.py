@@ -19,11 +19,16 @@ Expected: validation 0.875, test 0.910 accuracy in 0.7 min on 2 cores, against t
 baseline(s) at the same budget: Embedding(64) + Bidirectional(GRU(64)) 0.840 / 0.840; tf-idf
 (1-2 grams) logistic regression 0.820 / 0.825 (the `sentiment` row of
 benchmarks/results.json, `python benchmarks/results_table.py --task=sentiment`; 2dcefe4,
-2026-12-06 23:40 UTC, 2-core AMD EPYC).
+2026-12-06 23:40 UTC, 2-core AMD EPYC). With the frozen pretrained character-LM states
+(`:char_lm`), against this recipe without them in the same run: validation 0.845 against
+0.875, test 0.805 against 0.910 (`python benchmarks/results_table.py --char-lm`; c537d11,
+2026-12-07 06:05 UTC, 2-core AMD EPYC).
 
 Trained on one source and scored on the other source's sentences outside this config's
-validation and test splits: `python benchmarks/sentiment_cross_domain.py --seeds 0 1 2`, with `--set model.lexicon=vader` or
-`--set model.lexicon=` to compare the lexicon settings.
+validation and test splits: `python benchmarks/sentiment_cross_domain.py --seeds 0 1 2`,
+with `--set model.lexicon=vader` or `--set model.lexicon=` to compare the lexicon settings;
+`--record` compares this config without and with the character-LM states and writes the
+table of results.
 """
 
 import os

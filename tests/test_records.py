@@ -89,3 +89,43 @@ def test_dates_probe_table_is_the_table_of_its_record():
                                            for m in rec["models"])
     text = record.read_document("dates_probe")
     assert record.section(text, "dates_probe", dates_probe.table(rec)) == text
+
+
+def test_char_lm_rows_are_the_same_recipe_without_and_with_the_states():
+    from benchmarks import results_table
+    with open(results_table.RESULTS) as f:
+        results = json.load(f)
+    for task in results_table.CHAR_LM:
+        r = results[task]["char_lm"]
+        config = results_table.TASKS[task][0]
+        assert r["without"]["command"].startswith(f"python -m pipelines.train --config="
+                                                  f"{config} "), r["without"]["command"]
+        assert f"--config={config}:char_lm " in r["with"]["command"]
+        assert r["budget_seconds"] > 0 and len(r["char_lm_files"]) == 4
+        assert {"revision", "dirty", "machine", "started_utc"} <= set(r["provenance"])
+        assert f"| {task} |" in results_table.char_lm_table(results)
+
+
+def test_sentiment_cross_domain_table_is_the_table_of_its_record():
+    from benchmarks import sentiment_cross_domain as cross
+    with open(cross.RECORD) as f:
+        rec = json.load(f)
+    assert {"revision", "dirty", "started_utc", "finished_utc", "machine", "command"} <= \
+        set(rec)
+    assert set(rec["settings"]) == set(cross.SETTINGS)
+    for name, s in rec["settings"].items():
+        assert s["config"] == cross.SETTINGS[name]
+        assert len(s["results"]) == 2 * len(rec["seeds"]) >= 4     # both directions
+        assert s["summary"] == cross.summarise(s["results"])
+    text = record.read_document("sentiment_cross_domain")
+    assert record.section(text, "sentiment_cross_domain", cross.table(rec)) == text
+
+
+def test_cross_domain_summary_spreads_over_seeds():
+    from benchmarks.sentiment_cross_domain import summarise
+    runs = {f"{a} seed {s}": {"in_domain_test": 0.9, "other_domain": x, "seed": s}
+            for (a, s, x) in [("a->b", 0, 0.70), ("b->a", 0, 0.80), ("a->b", 1, 0.74),
+                              ("b->a", 1, 0.84)]}
+    out = summarise(runs)
+    assert out["by_seed"] == [0.75, 0.79] and out["seed_range"] == 0.04
+    assert out["other_domain"] == 0.77 and out["seed_std"] == 0.02

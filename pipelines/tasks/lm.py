@@ -36,7 +36,7 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
-from pipelines import common, ingest, training
+from pipelines import common, ingest
 from pipelines.tasks import base, lm_data, serving
 from rnn_tf import heads
 from rnn_tf.models import LanguageModel
