@@ -462,26 +462,18 @@ def main():
         write_configs(results, [t for t in TASKS if t in results])
         print(summary(results))
         return
-    if args.keras_arch:
+    if args.keras_arch or args.char_lm:
+        key, run, allowed = (("keras_arch", run_keras_arch, KERAS_ARCH) if args.keras_arch
+                             else ("char_lm", run_char_lm, CHAR_LM))
         provenance = record.start()
-        for task in [t for t in (args.task or KERAS_ARCH) if t in KERAS_ARCH]:
+        for task in [t for t in (args.task or allowed) if t in allowed]:
             if task not in results:
                 raise SystemExit(f"error: {task} has no row yet; run --task={task} first")
-            results[task]["keras_arch"] = run_keras_arch(task, provenance)
-            save(results)
-            write_documents(results)
-        print(summary(results))
-        return
-    if args.char_lm:
-        provenance = record.start()
-        for task in [t for t in (args.task or CHAR_LM) if t in CHAR_LM]:
-            if task not in results:
-                raise SystemExit(f"error: {task} has no row yet; run --task={task} first")
-            results[task]["char_lm"] = run_char_lm(task, provenance)
+            results[task][key] = run(task, provenance)
             save(results)
             write_configs(results, [task])
             write_documents(results)
-        print(table(results))
+        print(summary(results) if args.keras_arch else table(results))
         return
     if args.all and args.task:
         raise SystemExit("error: --all runs every task; pass it without --task")

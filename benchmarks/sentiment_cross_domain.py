@@ -164,8 +164,8 @@ def main():
         print(table(rec))
         return
     results = measure(args.config, args.set, args.seeds or [None], args.workdir, manual_dir)
-    mean = {k: round(sum(r[k] for r in results.values()) / len(results), 4)
-            for k in ("in_domain_test", "other_domain")}
+    summary = summarise(results)
+    mean = {k: summary[k] for k in ("in_domain_test", "other_domain")}
     print(f"mean over {len(results)} runs: in-domain test {mean['in_domain_test']:.3f}, "
           f"other domain {mean['other_domain']:.3f}")
     print(json.dumps({"config": args.config, "overrides": args.set, "results": results,
