@@ -91,6 +91,7 @@ DOCUMENTS = {
     "train_throughput": "docs/speed.md",
     "train_throughput_by_machine": "docs/speed.md",
     "generation_latency": "docs/speed.md",
+    "export_latency": "docs/speed.md",
     "mirrored_scaling": "docs/distribute.md",
 }
 

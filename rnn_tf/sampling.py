@@ -5,13 +5,13 @@ costs one trip round the loop body. Each sampled ŷ<t> is fed back as x<t+1>, as
 music generation and character language models.
 """
 
-import keras
 import tensorflow as tf
 
 from rnn_tf.bidirectional import Bidirectional
 from rnn_tf.cells import VanillaCell
 from rnn_tf.heads import Head
 from rnn_tf.recurrent import RNN
+from rnn_tf import served_sampling
 
 
 def _check_args(temperature, length):
@@ -195,11 +195,6 @@ class Generator(tf.Module):
         Returns (<[length, batch, ...]> samples, padded with stop_id after a row stops,
         <int32>[] the number of steps run)."""
         activation = self.head.activation
-        if isinstance(length, tf.Tensor):     # a served signature's input: no ValueError
-            check = tf.debugging.assert_non_negative(
-                length, message="length must be >= 0 (the number of steps to generate)")
-            with tf.control_dependencies([check]):
-                length = tf.identity(length)
         batch = tf.shape(top)[0]
         out_dtype = tf.int32 if activation == "softmax" else tf.float32
         samples = tf.TensorArray(out_dtype, size=length)
@@ -289,7 +284,9 @@ class Generator(tf.Module):
     def sample(self, prime, length, temperature, seed, top_k=0, stop_id=-1):
         """The sampler for a graph: a serving signature or any `tf.function`. Unlike
         `generate`, `length`, `temperature` and `seed` may be tensors (a served request's
-        inputs), so it is not XLA-compiled; a `length` below 0 fails with
+        inputs), so it is not XLA-compiled: it runs `rnn_tf.served_sampling`'s loop,
+        several steps per trip, and draws other noise than `generate` for the same seed
+        (at temperature 0 both are the argmax); a `length` below 0 fails with
         "length must be >= 0", a negative temperature counts as 0 (argmax).
 
         Args:
@@ -304,10 +301,9 @@ class Generator(tf.Module):
           <int32>[batch, steps] ids (softmax head) or <float32>[batch, steps, C] samples
           (sigmoid head), steps <= length.
         """
-        top, states = self._run_prime(prime)
-        samples, steps = self._loop(top, states, length, tf.maximum(temperature, 0.0),
-                                    top_k, seed, stop_id)
-        samples = samples[:steps]
+        top, states = served_sampling.prime(self, prime)
+        samples = served_sampling.sample(self, top, states, length,
+                                         tf.maximum(temperature, 0.0), top_k, seed, stop_id)
         return tf.transpose(samples, [1, 0] + list(range(2, samples.shape.rank)))
 
     def generate_from(self, x0, length, temperature=1.0, seed=0):

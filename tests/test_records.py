@@ -49,6 +49,22 @@ def test_throughput_and_latency_sections_are_the_tables_of_their_records():
     assert record.section(text, "generation_latency", generation_latency.table(rec)) == text
 
 
+def test_export_latency_section_is_the_table_of_its_record():
+    """docs/speed.md's export table is its record's, and the record measured the library's
+    unroll under every process setting, beside the in-process generator."""
+    from benchmarks import export_latency
+    from rnn_tf import served_sampling
+    with open(export_latency.RECORD) as f:
+        rec = json.load(f)
+    assert {"revision", "dirty", "started_utc", "machine", "command", "in_process",
+            "rows"} <= set(rec)
+    library = {r["setting"] for r in rec["rows"] if r["library"]}
+    assert library == set(export_latency.SETTINGS)
+    assert {r["unroll"] for r in rec["rows"] if r["library"]} == {served_sampling.UNROLL}
+    text = record.read_document("export_latency")
+    assert record.section(text, "export_latency", export_latency.table(rec)) == text
+
+
 def test_results_sections_are_the_tables_of_results_json():
     from benchmarks import results_table
     with open(results_table.RESULTS) as f:
