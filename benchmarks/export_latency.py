@@ -147,14 +147,10 @@ def main():
                    help="served-loop unrolls to export and measure besides the library's")
     p.add_argument("--tokens", type=int, default=20000)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--record", action="store_true",
-                   help="write the JSON record and docs/speed.md's table")
-    p.add_argument("--table", action="store_true", help="print the committed record's table")
+    record.add_flags(p, "export_latency")
     args = p.parse_args()
     if args.table:
-        with open(RECORD) as f:
-            print(table(json.load(f)))
-        return
+        return print(table(record.read(RECORD)))
     rec = record.start()
     library = served_sampling.UNROLL
     unrolls = sorted({int(k) for k in args.unroll.split(",")} | {library})

@@ -14,7 +14,6 @@ artifacts, `config.train.batch_size`, the budget and their keyword arguments (no
 with equal inputs.
 """
 
-import math
 import time
 
 import keras

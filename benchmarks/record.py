@@ -70,6 +70,21 @@ def write(path, record):
     return record
 
 
+def add_flags(parser, name):
+    """--record (write the run's record and section `name`'s table) and --table (print the
+    committed record's table) on an argparse parser."""
+    parser.add_argument("--record", action="store_true",
+                        help=f"write the JSON record and {DOCUMENTS[name]}'s table")
+    parser.add_argument("--table", action="store_true",
+                        help="print the committed record's table")
+
+
+def read(path):
+    """The committed record at `path`."""
+    with open(path) as f:
+        return json.load(f)
+
+
 def provenance(rec):
     """The sentence under a generated table: what measured it, at which revision, when
     and on what machine."""
@@ -92,6 +107,7 @@ DOCUMENTS = {
     "train_throughput_by_machine": "docs/speed.md",
     "generation_latency": "docs/speed.md",
     "export_latency": "docs/speed.md",
+    "mixed_precision": "docs/speed.md",
     "mirrored_scaling": "docs/distribute.md",
 }
 

@@ -145,3 +145,17 @@ def test_cross_domain_summary_spreads_over_seeds():
     out = summarise(runs)
     assert out["by_seed"] == [0.75, 0.79] and out["seed_range"] == 0.04
     assert out["other_domain"] == 0.77 and out["seed_std"] == 0.02
+
+
+def test_mixed_precision_section_is_the_table_of_its_record():
+    from benchmarks import mixed_precision
+    with open(mixed_precision.RECORD) as f:
+        rec = json.load(f)
+    assert {"revision", "started_utc", "machine", "command", "cpu_bf16_flags"} <= set(rec)
+    pairs = {}
+    for r in rec["rows"]:
+        pairs.setdefault(r["config"], set()).add(r["policy"])
+    assert set(pairs) >= {"char", "seed", "wide", "long", "char_lm"}
+    assert all(p == set(mixed_precision.POLICIES) for p in pairs.values())
+    text = record.read_document("mixed_precision")
+    assert record.section(text, "mixed_precision", mixed_precision.table(rec)) == text
