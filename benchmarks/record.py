@@ -108,6 +108,7 @@ DOCUMENTS = {
     "generation_latency": "docs/speed.md",
     "export_latency": "docs/speed.md",
     "mixed_precision": "docs/speed.md",
+    "shape_sweep": "docs/speed.md",
     "mirrored_scaling": "docs/distribute.md",
 }
 

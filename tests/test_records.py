@@ -159,3 +159,19 @@ def test_mixed_precision_section_is_the_table_of_its_record():
     assert all(p == set(mixed_precision.POLICIES) for p in pairs.values())
     text = record.read_document("mixed_precision")
     assert record.section(text, "mixed_precision", mixed_precision.table(rec)) == text
+
+
+def test_shape_sweep_section_is_the_table_of_its_record():
+    """The sweep's record covers every H, B, T and cell the script names, with torch rows,
+    and docs/speed.md's section (the shapes where rnn_tf loses, by name) is its table."""
+    from benchmarks import shape_sweep
+    rec = record.read(shape_sweep.RECORD)
+    keys = {(r["cell"], r["H"], r["B"], r["T"]) for r in rec["rows"] if "X" not in r["key"]}
+    assert keys == {(c, H, B, T) for c in ("vanilla", "gru") for H in (64, 128, 256, 512, 1024)
+                    for B in (1, 8, 32, 128) for T in (20, 200, 1000)}
+    assert all("torch" in r for r in rec["rows"]) and rec["torch"]
+    text = record.read_document("shape_sweep")
+    assert record.section(text, "shape_sweep", shape_sweep.table(rec)) == text
+    summary = shape_sweep.summary(rec)
+    for key in summary["below_keras"] + summary["below_torch"]:
+        assert key in text
