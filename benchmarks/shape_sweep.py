@@ -1,7 +1,7 @@
 """Training throughput over a sweep of shapes: rnn_tf against Keras and PyTorch, and as a
 fraction of the shape-aware bound, measured in one run.
 
-    python benchmarks/shape_sweep.py --torch-python ../torch-venv/bin/python   # ~40 min
+    python benchmarks/shape_sweep.py --torch-python ../torch-venv/bin/python   # ~30 min
     python benchmarks/shape_sweep.py --H 64 256 --B 8 --T 20 --cells vanilla      # a corner
     python benchmarks/shape_sweep.py ... --record     # + record and docs/speed.md's table
     python benchmarks/shape_sweep.py --table
