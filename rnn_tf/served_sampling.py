@@ -42,8 +42,8 @@ def _steps_run(samples, stop_id, length):
 
 def prime(gen, prime):
     """Runs prime <int32>[B, P >= 1] (or <float32>[B, P, X]) through the stack one step
-    per trip, as the sampling loop steps: a served prime is short, and this loop is a
-    smaller graph for a loaded model's first call to prepare than the layers' unroll.
+    per trip, with the sampling loop's own step, so the served graph holds no copy of the
+    layers' unroll and its gradient kernels.
     Returns the top output at the last step <float>[B, H] and the states after it."""
     batch = prime.shape[0] if prime.shape[0] is not None else tf.shape(prime)[0]
     states = [[tf.zeros(tf.stack([batch, layer.units]), layer.compute_dtype)]
