@@ -58,20 +58,25 @@ def select_implementation(cell):
     return impl
 
 
-def compile_loops(option, time_steps):
+def compile_loops(option, time_steps, dtype=tf.float32):
     """Whether a fused kernel runs its time loops as XLA-compiled functions of their own
     (`bptt._kernel`), with the rest of the step left to TensorFlow.
 
     option: the layer's `jit_loops`; True or False decide. None (auto) compiles them when
       the layer is being traced into a graph (not eager), the time length is static (XLA
       compiles once per shape, so a length that changes from batch to batch would compile
-      again and again) and no GPU is visible (the CPU is where this was measured:
-      benchmarks/train_throughput.py).
+      again and again), no GPU is visible (the CPU is where this was measured:
+      benchmarks/train_throughput.py) and the compute dtype is not bfloat16 (XLA's CPU
+      products in bfloat16 are slower than TensorFlow's oneDNN kernels, by far on the
+      `long` shape of benchmarks/mixed_precision.py; float16 and float32 run faster
+      compiled).
     time_steps: the static time length, or None when it is only known at run time.
+    dtype: the layer's compute dtype.
     """
     if option is not None:
         return bool(option)
-    return not tf.executing_eagerly() and time_steps is not None and not gpu_available()
+    return (not tf.executing_eagerly() and time_steps is not None and not gpu_available()
+            and tf.as_dtype(dtype) != tf.bfloat16)
 
 
 # A piece of the batch smaller than this loses more to its smaller products than running

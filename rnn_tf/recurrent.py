@@ -273,7 +273,7 @@ class RNN(keras.layers.Layer):
         executor runs their loops (forward, and BPTT in the gradient) at the same time.
         """
         compiled = self._implementation.fused and device.compile_loops(
-            self.jit_loops, inputs.shape[1])
+            self.jit_loops, inputs.shape[1], self.compute_dtype)
         sizes = device.shard_sizes(self.batch_shards, inputs.shape[0], compiled)
         if len(sizes) == 1:
             return self._unroll_piece(inputs, initial_state, mask, training, compiled)

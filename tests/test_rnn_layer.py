@@ -198,17 +198,18 @@ def test_xla_jit_compile():
     np.testing.assert_allclose(tf.function(layer, jit_compile=True)(x), eager, atol=1e-6)
 
 
-@pytest.mark.parametrize("graph", [False, True])
+@pytest.mark.parametrize("graph,jit_loops", [(False, None), (True, None), (True, True)])
 @pytest.mark.parametrize("cell", ["vanilla", "gru"])
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-def test_mixed_precision(policy, cell, graph):
-    """Eagerly (TensorFlow loops) and in a static-shape tf.function (XLA-compiled loops)."""
+def test_mixed_precision(policy, cell, graph, jit_loops):
+    """Eagerly (TensorFlow loops), in a static-shape tf.function (auto: XLA-compiled loops,
+    except in bfloat16) and with the loops' compilation forced (jit_loops=True)."""
     x = RNG.standard_normal((B, T, X)).astype(np.float32)
     ref = rnn_tf.RNN(H, cell=cell, return_sequences=True)
     want = ref(x)
     keras.mixed_precision.set_dtype_policy(policy)
     try:
-        layer = rnn_tf.RNN(H, cell=cell, return_sequences=True)
+        layer = rnn_tf.RNN(H, cell=cell, return_sequences=True, jit_loops=jit_loops)
         layer(x)
         layer.set_weights(ref.get_weights())
 

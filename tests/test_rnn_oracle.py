@@ -258,8 +258,8 @@ def test_gru_fused_matches_autodiff_unroll(jit):
 
 def test_loops_are_compiled_when_the_time_length_is_static():
     """device.compile_loops: auto compiles the loops inside a graph with a static time
-    length (no GPU here), not eagerly and not for a length known only at run time; True
-    and False force it. A static-length tf.function then calls the compiled kernels."""
+    length (no GPU here), not eagerly, not for a length known only at run time and not in
+    bfloat16; True and False force it. A static-length tf.function then calls the compiled kernels."""
     from rnn_tf import bptt, device
     if device.gpu_available():
         pytest.skip("auto is off on a GPU machine")
@@ -267,8 +267,10 @@ def test_loops_are_compiled_when_the_time_length_is_static():
     assert not device.compile_loops(None, 7)                 # eager
     seen = []
     tf.function(lambda: seen.append((device.compile_loops(None, 7),
-                                     device.compile_loops(None, None))))()
-    assert seen == [(True, False)]
+                                     device.compile_loops(None, None),
+                                     device.compile_loops(None, 7, "float16"),
+                                     device.compile_loops(None, 7, "bfloat16"))))()
+    assert seen == [(True, False, True, False)]      # bfloat16: TensorFlow's kernels
     bptt._COMPILED.clear()
     layer = rnn_tf.RNN(H, return_sequences=True)
     x = tf.zeros([B, T, X])
