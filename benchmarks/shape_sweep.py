@@ -36,11 +36,11 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from benchmarks import record  # noqa: E402
-from benchmarks.train_throughput import CONFIGS, make_step, variants  # noqa: E402
+from benchmarks.train_throughput import (  # noqa: E402
+    CONFIGS, batch, make_step, round_robin, variants)
 
 RECORD = os.path.join(record.ROOT, "benchmarks", "records", "shape_sweep.json")
 V = C = 65
@@ -144,38 +144,19 @@ def bound_seconds(s):
 
 def tf_steps(s, target_s, repeats):
     """{implementation: [seconds per step, per round]} for keras and rnn_tf on shape s."""
-    rng = np.random.default_rng(0)
     cfg = {k: s[k] for k in ("B", "T", "H", "C", "V", "X") if s.get(k)}
-    y = tf.constant(rng.integers(0, s["C"], (s["B"], s["T"])), tf.int32)
-    if s.get("X"):
-        data = {"onehot": tf.constant(rng.standard_normal((s["B"], s["T"], s["X"])),
-                                      tf.float32)}
-    else:
-        ids = tf.constant(rng.integers(0, s["V"], (s["B"], s["T"])), tf.int32)
-        data = {"ids": ids, "onehot": tf.one_hot(ids, s["V"])}
+    y, data = batch(cfg)
     runs = {}
     for name, (make, kind, jit) in variants(cfg, s["cell"]).items():
         if name not in ("keras", "rnn_tf"):
             continue
         keras.utils.set_random_seed(0)
         step, x = make_step(make(), cfg, jit), data[kind]
-        t = time.perf_counter()
         step(x, y).numpy()                                   # trace
-        step(x, y).numpy()
-        est = time.perf_counter() - t
         t = time.perf_counter()
         step(x, y).numpy()
-        est = min(est, time.perf_counter() - t)
-        runs[name] = (step, x, max(1, int(target_s / est)))
-    times = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, (step, x, n) in runs.items():
-            t = time.perf_counter()
-            for _ in range(n):
-                loss = step(x, y)
-            loss.numpy()
-            times[name].append((time.perf_counter() - t) / n)
-    return times
+        runs[name] = (step, x, max(1, int(target_s / (time.perf_counter() - t))))
+    return round_robin(runs, y, repeats)
 
 
 def torch_steps(torch_python, todo, target_s, repeats):

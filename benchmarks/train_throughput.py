@@ -108,15 +108,36 @@ def variants(cfg, cell="vanilla"):
     return out
 
 
-def bench_config(name, cfg, args):
-    rng = np.random.default_rng(0)
-    B, T, C = cfg["B"], cfg["T"], cfg["C"]
-    y = tf.constant(rng.integers(0, C, (B, T)), tf.int32)
+def batch(cfg, seed=0):
+    """One batch of shape `cfg`: labels y <int32>[B, T] and the inputs by kind, 'ids'
+    <int32>[B, T] and their 'onehot' floats (vocabulary shapes), or dense 'onehot' floats
+    <float32>[B, T, X]."""
+    rng = np.random.default_rng(seed)
+    B, T = cfg["B"], cfg["T"]
+    y = tf.constant(rng.integers(0, cfg["C"], (B, T)), tf.int32)
     if cfg.get("V"):
         ids = tf.constant(rng.integers(0, cfg["V"], (B, T)), tf.int32)
-        data = {"ids": ids, "onehot": tf.one_hot(ids, cfg["V"])}
-    else:
-        data = {"onehot": tf.constant(rng.standard_normal((B, T, cfg["X"])), tf.float32)}
+        return y, {"ids": ids, "onehot": tf.one_hot(ids, cfg["V"])}
+    return y, {"onehot": tf.constant(rng.standard_normal((B, T, cfg["X"])), tf.float32)}
+
+
+def round_robin(runs, y, repeats):
+    """{name: [seconds per step, per round]}: `repeats` rounds, each timing every run's
+    (step, x, n) for n steps in turn, so drift hits every run alike."""
+    times = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, (step, x, n) in runs.items():
+            t0 = time.perf_counter()
+            for _ in range(n):
+                loss = step(x, y)
+            loss.numpy()
+            times[name].append((time.perf_counter() - t0) / n)
+    return times
+
+
+def bench_config(name, cfg, args):
+    B, T = cfg["B"], cfg["T"]
+    y, data = batch(cfg)
     runs = {}
     for vname, (make, kind, jit) in variants(cfg, args.cell).items():
         if (vname not in args.variants) if args.variants else ("_fused" in vname):
@@ -135,14 +156,7 @@ def bench_config(name, cfg, args):
         runs[vname] = (step, x, n)
         print(f"[{name}] {vname:18s} est {est * 1e3:8.2f} ms/step -> {n} steps/rep",
               file=sys.stderr, flush=True)
-    times = {v: [] for v in runs}
-    for _ in range(args.repeats):
-        for vname, (step, x, n) in runs.items():
-            t0 = time.perf_counter()
-            for _ in range(n):
-                loss = step(x, y)
-            loss.numpy()
-            times[vname].append((time.perf_counter() - t0) / n)
+    times = round_robin(runs, y, args.repeats)
     tok = {v: statistics.median([B * T / s for s in ts]) for v, ts in times.items()}
     base = tok.get("keras")
     rows = []

@@ -165,6 +165,11 @@ class Generator(tf.Module):
             h = out
         return h, new_states
 
+    def zero_states(self, batch):
+        """a<0> = 0: per layer, its list of <float>[batch, H] zero states."""
+        return [[tf.zeros(tf.stack([batch, layer.units]), layer.compute_dtype)]
+                * layer._num_states for layer in self.rnns]
+
     def _run_prime(self, prime):
         """Runs <int32>[B, P] (or float [B, P, X]) through the stack with the fast unroll;
         returns the top output at its last step <float>[B, H] (the head's input) and the
@@ -172,10 +177,7 @@ class Generator(tf.Module):
         h, states = prime, []
         if self.embedding is not None:
             h = self.embedding(prime)
-        batch = tf.shape(prime)[0]
-        for layer in self.rnns:
-            zeros = [tf.zeros(tf.stack([batch, layer.units]), layer.compute_dtype)] * \
-                layer._num_states
+        for layer, zeros in zip(self.rnns, self.zero_states(tf.shape(prime)[0])):
             seq, final = layer._unroll(h, zeros, None, None)
             if (self.residual and h.dtype.is_floating and h.shape.rank == 3
                     and h.shape[-1] == seq.shape[-1]):

@@ -46,8 +46,7 @@ def prime(gen, prime):
     layers' unroll and its gradient kernels.
     Returns the top output at the last step <float>[B, H] and the states after it."""
     batch = prime.shape[0] if prime.shape[0] is not None else tf.shape(prime)[0]
-    states = [[tf.zeros(tf.stack([batch, layer.units]), layer.compute_dtype)]
-              * layer._num_states for layer in gen.rnns]
+    states = gen.zero_states(batch)
     steps = tf.transpose(prime, [1, 0] + list(range(2, prime.shape.rank)))    # time major
 
     def body(t, top, states):
