@@ -53,7 +53,9 @@ def line(rec):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--table", action="store_true", help="print the recorded line")
-    parser.add_argument("--out", default=RECORD)
+    parser.add_argument("--out", default=RECORD,
+                        help="record file; the README's and configs/default.py's line are "
+                             "rewritten only from the default one")
     args = parser.parse_args()
     if args.table:
         with open(args.out) as f:
@@ -63,8 +65,9 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         rec["result"] = measure(os.path.join(tmp, "main_job"))
     rec = record.write(args.out, rec)
-    record.write_section("main_job", line(rec))
-    write_config(rec)
+    if os.path.abspath(args.out) == os.path.abspath(RECORD):
+        record.write_section("main_job", line(rec))
+        write_config(rec)
     print(line(rec))
 
 

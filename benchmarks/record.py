@@ -100,6 +100,7 @@ DOCUMENTS = {
     "main_job": "README.md",
     "results": "README.md",
     "results_full": "RESULTS.md",
+    "step_matched": "RESULTS.md",
     "dates_probe": "RESULTS.md",
     "char_lm_pretraining": "RESULTS.md",
     "sentiment_cross_domain": "RESULTS.md",

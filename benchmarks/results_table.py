@@ -10,6 +10,7 @@ table (`results_full`), each config's "Expected:" paragraph and benchmarks/resul
     python benchmarks/results_table.py --render             # tables from results.json only
     python benchmarks/results_table.py --keras-arch         # the baselines' models on rnn_tf
     python benchmarks/results_table.py --char-lm            # without / with char-LM states
+    python benchmarks/results_table.py --task=translation --step-matched=abad60c --steps=7000
 
 Each row: task, data, model, parameters, wall time of our pipeline (all stages), our
 validation and test metric, the Keras baseline's, and the command that made our row.
@@ -87,18 +88,20 @@ KERAS_ARCH = ("char_lm_vanilla", "char_lm_gru", "char_lm_deep", "sentiment", "up
 CHAR_LM = ("sentiment", "upos")
 
 
-def run_ours(task, variant="", name=None):
-    """Runs the task's pipeline (its config, or its `variant`) from nothing: into a fresh
-    directory that replaces the workdir (bench_out/results/<name>, by default the task's
-    name and the variant's) only when the run succeeds. (In the old workdir the pipeline
-    would find its finished stages for the same config and skip them.)"""
+def run_ours(task, variant="", name=None, overrides=None):
+    """Runs the task's pipeline (its config, or its `variant`, with `overrides`: field ->
+    value) from nothing: into a fresh directory that replaces the workdir
+    (bench_out/results/<name>, by default the task's name and the variant's) only when the
+    run succeeds. (In the old workdir the pipeline would find its finished stages for the
+    same config and skip them.)"""
     config_path = TASKS[task][0] + (f":{variant}" if variant else "")
     name = name or task + (f"_{variant}" if variant else "")
     workdir = workdir_of(name)
     fresh = workdir + ".new"
     shutil.rmtree(fresh, ignore_errors=True)
+    flags = [f"--config.{k}={v}" for k, v in (overrides or {}).items()]
     cmd = [sys.executable, "-m", "pipelines.train", f"--config={config_path}",
-           f"--workdir={fresh}"]
+           f"--workdir={fresh}", *flags]
     start = time.time()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     wall = time.time() - start
@@ -113,8 +116,8 @@ def run_ours(task, variant="", name=None):
     from pipelines import common
     metrics = common.read_json(os.path.join(workdir, "evaluate", "metrics.json"))
     train = common.read_manifest(workdir, "train")["metrics"]
-    return {"command": f"python -m pipelines.train --config={config_path} "
-                       f"--workdir=runs/{name}",
+    return {"command": " ".join(["python -m pipelines.train", f"--config={config_path}",
+                                 f"--workdir=runs/{name}", *flags]),
             "wall_seconds": round(wall, 1), "train_seconds": train.get("train_seconds"),
             "steps": train.get("steps"), "parameters": train.get("parameters"), "validation": metrics["validation"],
             "test": metrics["test"], "tail": proc.stdout.strip().splitlines()[-6:]}
@@ -307,6 +310,52 @@ def char_lm_table(results):
     return "\n".join(lines)
 
 
+def run_step_matched(task, provenance, against, steps):
+    """Our recipe stopped at `steps` (train.stop_at_step, no time budget; the learning-rate
+    schedule still runs over train.steps), beside the row that `against`'s
+    benchmarks/results.json holds for the task, which made `steps` steps in its budget on
+    its day's machine: the training loop's change measured apart from the machine's
+    speed. The reference's step count is the caller's (older rows did not record it)."""
+    def git(*a):
+        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout
+    try:
+        revision = git("rev-parse", "--verify", against + "^{commit}").strip()
+        old = json.loads(git("show", f"{revision}:benchmarks/results.json"))[task]
+    except (subprocess.CalledProcessError, KeyError, ValueError) as e:
+        raise SystemExit(f"error: --step-matched={against}: no {task} row in that "
+                         f"revision's benchmarks/results.json ({type(e).__name__}); name "
+                         "a commit that has one") from None
+    start = record.now()
+    print(f"[{task}] ours, stopped at step {steps:,} ...", flush=True)
+    run = run_ours(task, name=task + "_step_matched",
+                   overrides={"train.stop_at_step": steps, "train.time_budget_s": 0})
+    print(f"  {run['validation']} / {run['test']} in {run['steps']:,} steps", flush=True)
+    return {"reference": {"revision": revision, "date": old.get("date"), "steps": steps,
+                          "command": old["ours"]["command"],
+                          "validation": old["ours"]["validation"],
+                          "test": old["ours"]["test"]},
+            "run": run,
+            "provenance": dict(provenance, started_utc=start, finished_utc=record.now())}
+
+
+def step_matched_table(results):
+    """The rows re-run to the step count of an older run of theirs; '' when none is."""
+    rows = [(t, results[t]["step_matched"]) for t in TASKS
+            if results.get(t, {}).get("step_matched")]
+    if not rows:
+        return ""
+    lines = ["| task | metric | steps | that older run: revision, date, val / test | "
+             "this loop, val / test (steps run) | measured | command |",
+             "|---|---|---|---|---|---|---|"]
+    for task, r in rows:
+        metric, ref, run = TASKS[task][2], r["reference"], r["run"]
+        lines.append(f"| {task} | {metric} | {ref['steps']:,} | {ref['revision'][:7]}, "
+                     f"{ref['date']}: {_pair(ref, metric)} | {_pair(run, metric)} "
+                     f"({run['steps']:,}) | {measured(r)} | `{run['command']}` |")
+    return "\n".join(lines)
+
+
 def same_model(results, task, baseline, metric):
     """The row's `keras_arch` run's val / test (the baseline's model built from rnn_tf,
     trained by our pipeline with the row's recipe and budget) beside the baseline whose
@@ -423,6 +472,7 @@ def write_documents(results):
     """The README's summary and RESULTS.md's full table, from `results`."""
     record.write_section("results", summary(results))
     record.write_section("results_full", table(results))
+    record.write_section("step_matched", step_matched_table(results))
 
 
 def main():
@@ -441,6 +491,11 @@ def main():
                         help="run only the tasks' recipes without and with pretrained "
                              f"character-LM states ({', '.join(CHAR_LM)}; the LMs of "
                              "configs/char_lm_english.py) and keep the other columns")
+    parser.add_argument("--step-matched", metavar="REVISION",
+                        help="run only our recipe of each --task, stopped at --steps, "
+                             "beside the row of REVISION's results.json that made that many "
+                             "steps (the loop measured apart from the machine's speed)")
+    parser.add_argument("--steps", type=int, help="with --step-matched: the step count")
     parser.add_argument("--render", action="store_true",
                         help="run nothing: rewrite the README's and RESULTS.md's tables and "
                              "the configs' Expected paragraphs from benchmarks/results.json")
@@ -461,6 +516,20 @@ def main():
         write_documents(results)
         write_configs(results, [t for t in TASKS if t in results])
         print(summary(results))
+        return
+    if args.step_matched:
+        if not args.task or not args.steps or args.steps < 1:
+            raise SystemExit("error: --step-matched needs --task=<name> and --steps=<the "
+                             "older run's step count, >= 1>")
+        provenance = record.start()
+        for task in args.task:
+            if task not in results:
+                raise SystemExit(f"error: {task} has no row yet; run --task={task} first")
+            results[task]["step_matched"] = run_step_matched(task, provenance,
+                                                             args.step_matched, args.steps)
+            save(results)
+            write_documents(results)
+        print(step_matched_table(results))
         return
     if args.keras_arch or args.char_lm:
         key, run, allowed = (("keras_arch", run_keras_arch, KERAS_ARCH) if args.keras_arch
@@ -505,6 +574,7 @@ def main():
         results[task] = {"model": model_description(task), "ours": ours,
                          "baselines": baselines, "keras_arch": keras_arch,
                          "char_lm": results.get(task, {}).get("char_lm"),   # its own run
+                         "step_matched": results.get(task, {}).get("step_matched"),
                          "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
                          "provenance": dict(provenance, started_utc=row_start,
                                             finished_utc=record.now())}

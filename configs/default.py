@@ -74,6 +74,8 @@ def get_config(variant=None):
     c.train.bptt_view_rows = 8           # rows of the batch the BPTT view (TensorBoard's
                                          # bptt_gradient) reads at each validation; 0 = off
     c.train.interrupt_after_steps = 0    # stop as if killed after N steps of this run
+    c.train.stop_at_step = 0             # end training at this step as a time budget would
+                                         # (schedule still over train.steps); 0 = off
 
     c.eval = ml_collections.ConfigDict()
     c.eval.window = 100                  # nats/char over non-overlapping windows, state

@@ -63,6 +63,8 @@ def base(name, task, dataset, manual_dir=""):
     c.train.bptt_view_rows = 8           # rows of the batch the BPTT view (TensorBoard's
                                          # bptt_gradient) reads at each validation; 0 = off
     c.train.interrupt_after_steps = 0    # stop as if killed after N steps of this run
+    c.train.stop_at_step = 0             # end training at this step as a time budget would
+                                         # (schedule still over train.steps); 0 = off
 
     c.eval = ml_collections.ConfigDict()
     c.eval.bless_threshold = 0.0         # the task's primary validation metric must pass it

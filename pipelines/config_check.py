@@ -42,6 +42,7 @@ RULES = {
     "train.warmup_steps": (*_COUNT, "100"),
     "train.early_stopping_patience": (*_COUNT, "5 (0 = off)"),
     "train.interrupt_after_steps": (*_COUNT, "0 (off)"),
+    "train.stop_at_step": (*_COUNT, "7000 (0 = off)"),
     "train.learning_rate": (_finite(0.0, low_open=True), "a finite number > 0", "3e-3"),
     "train.clip_norm": (_finite(0.0, low_open=True), "a finite number > 0", "5.0"),
     "train.max_loss": (_finite(0.0, low_open=True), "a finite number > 0", "1e4"),

@@ -29,7 +29,7 @@ STAGES = ("ingest", "transform", "train", "evaluate", "export", "push")
 # Fields that only extend or bound a run, and those the divergence advice names (a lower
 # learning rate or clip norm from the last good checkpoint): a resume may change them.
 RESUMABLE_FIELDS = ("train.steps", "train.time_budget_s", "train.interrupt_after_steps",
-                    "train.learning_rate", "train.clip_norm")
+                    "train.stop_at_step", "train.learning_rate", "train.clip_norm")
 
 FLAGS = flags.FLAGS
 try:

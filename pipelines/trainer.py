@@ -273,12 +273,15 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
                     else:
                         tf.summary.image(name, value)
         out_of_time = bool(t.time_budget_s) and time.time() - start_time >= t.time_budget_s
-        if s % t.eval_every == 0 or s == t.steps or out_of_time:   # the last step counts
+        at_stop = bool(t.stop_at_step) and s >= t.stop_at_step
+        if s % t.eval_every == 0 or s == t.steps or out_of_time or at_stop:  # last step counts
             validate(s, local[0])
             if t.early_stopping_patience and int(bad_evals) >= t.early_stopping_patience:
                 stopped = "early_stopping"
         if out_of_time and stopped == "steps":
             stopped = "time_budget"
+        if at_stop and stopped == "steps":
+            stopped = "stop_at_step"
         if s % t.checkpoint_every == 0 or s == t.steps or stopped != "steps":
             manager.save(checkpoint_number=s)
         if stopped != "steps":

@@ -359,6 +359,27 @@ def test_time_budget_stop_evaluates_the_last_step(tmp_path):
     assert os.path.exists(os.path.join(workdir, "train", "best.weights.h5"))
 
 
+def test_stop_at_step_ends_the_run_there_on_the_whole_schedule(tmp_path):
+    """train.stop_at_step ends training at that step as a time budget would (evaluated,
+    checkpointed, selected), while the learning rate still follows the schedule over
+    train.steps: the first steps of a longer run, for step-matched comparisons."""
+    workdir = str(tmp_path / "run")
+    config = tiny(**{"train.steps": 40, "train.stop_at_step": 12, "train.warmup_steps": 2,
+                     "train.log_every": 1, "train.eval_every": 100})
+    run_pipeline(config, workdir, ["ingest", "transform", "train"], log=lambda *a: None)
+    metrics = common.read_manifest(workdir, "train")["metrics"]
+    assert metrics["stopped_by"] == "stop_at_step" and metrics["steps"] == 12
+    assert np.isfinite(metrics["best_val_nats_per_char"])      # the last step is evaluated
+    assert os.path.exists(os.path.join(workdir, "train", "best.weights.h5"))
+    schedule = training.learning_rate(config)
+    lr = dict(logged(workdir, "learning_rate"))
+    assert sorted(lr) == list(range(1, 13))
+    # the optimizer logs the rate of the step it is about to take
+    assert np.isclose(lr[12], float(schedule(12)), rtol=1e-5)
+    assert not np.isclose(lr[12], float(training.learning_rate(
+        tiny(**{"train.steps": 12, "train.warmup_steps": 2}))(12)), rtol=1e-3)
+
+
 def test_budget_schedule_runs_by_steps_or_clock_whichever_is_further():
     """BudgetSchedule gives base(max(step, progress * steps)); tick_budget sets progress
     to the fraction of the budget spent, at most 1."""

@@ -73,6 +73,9 @@ def test_results_sections_are_the_tables_of_results_json():
     assert record.section(text, "results", results_table.summary(results)) == text
     text = record.read_document("results_full")
     assert record.section(text, "results_full", results_table.table(results)) == text
+    text = record.read_document("step_matched")
+    assert record.section(text, "step_matched",
+                          results_table.step_matched_table(results)) == text
 
 
 def test_every_generated_section_is_in_its_document_once():
