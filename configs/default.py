@@ -39,6 +39,8 @@ def get_config(variant=None):
     c.model.dropout = 0.0
     c.model.residual = False
     c.model.output_dropout = 0.0         # on the top RNN layer's output, before the head
+    c.model.dtype_policy = "float32"     # or 'mixed_bfloat16': Keras's mixed precision
+                                         # (docs/speed.md says where it pays)
 
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = 32

@@ -28,6 +28,8 @@ def base(name, task, dataset, manual_dir=""):
     c.data.max_examples_per_split = 0    # 0 = all; >0 keeps the first N (tiny runs)
 
     c.model = ml_collections.ConfigDict()
+    c.model.dtype_policy = "float32"     # or 'mixed_bfloat16': Keras's mixed precision
+                                         # (docs/speed.md says where it pays)
 
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = 32

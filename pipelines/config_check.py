@@ -63,6 +63,7 @@ RULES = {
 CHOICES = {
     "model.cell": ("vanilla", "gru", "lstm"),
     "model.lexicon": ("", "vader", "vader_negation"),
+    "model.dtype_policy": ("float32", "mixed_bfloat16"),
 }
 # train.seq_len bounds the work of one window; far above this it cannot fit in memory.
 MAX_SEQ_LEN = 100_000

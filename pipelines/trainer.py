@@ -165,7 +165,7 @@ def _train(task, config, workdir, fingerprint, resume, log, stack):
         optimizer.apply_gradients(zip(grads, variables))
         training.update_average(ema, variables, ema_decay)
         for v, value in zip(tf.nest.flatten(carry), tf.nest.flatten(final)):
-            v.assign(tf.where(finite, value, v))
+            v.assign(tf.where(finite, tf.cast(value, v.dtype), v))   # float32 in mixed
         return loss, norm, metrics
 
     # One trace for every batch of the input pipeline's element spec (None where batches

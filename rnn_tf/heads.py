@@ -34,6 +34,9 @@ class Head(keras.layers.Layer):
       a: <float>[batch, time, units] or <float>[batch, units].
     Returns:
       logits <float>[batch, time, outputs] (or [batch, outputs]); `activate(logits)` = ŷ.
+      Under a mixed policy (mixed_bfloat16, mixed_float16) the product runs in the compute
+      dtype and the logits come out float32, Keras's rule for a model's outputs, so the
+      softmax, the loss and a SavedModel's outputs are float32.
     """
 
     def __init__(self, outputs, activation="softmax", kernel_initializer="glorot_uniform",
@@ -57,7 +60,9 @@ class Head(keras.layers.Layer):
     def call(self, a):
         W_ya = tf.cast(tf.convert_to_tensor(self.W_ya), a.dtype)
         b_y = tf.cast(tf.convert_to_tensor(self.b_y), a.dtype)
-        return tf.tensordot(a, W_ya, [[a.shape.rank - 1], [0]]) + b_y
+        logits = tf.tensordot(a, W_ya, [[a.shape.rank - 1], [0]]) + b_y
+        return tf.cast(logits, tf.float32) if logits.dtype in (tf.bfloat16, tf.float16) \
+            else logits
 
     def activate(self, logits):
         """ŷ = g(logits)."""

@@ -152,6 +152,8 @@ class Generator(tf.Module):
         h = x_t if self.embedding is None else self.embedding(x_t)
         top = len(self.rnns) - 1
         for i, (layer, s) in enumerate(zip(self.rnns, states)):
+            if h.dtype.is_floating:              # a float input, in a mixed policy's dtype
+                h = tf.cast(h, layer.compute_dtype)
             if i == top and fused is not None:
                 cell = layer.cell
                 xp = cell.project_inputs(h, fused["W_ax"], fused["b_a"])
@@ -178,6 +180,8 @@ class Generator(tf.Module):
         if self.embedding is not None:
             h = self.embedding(prime)
         for layer, zeros in zip(self.rnns, self.zero_states(tf.shape(prime)[0])):
+            if h.dtype.is_floating:              # a float input, in a mixed policy's dtype
+                h = tf.cast(h, layer.compute_dtype)
             seq, final = layer._unroll(h, zeros, None, None)
             if (self.residual and h.dtype.is_floating and h.shape.rank == 3
                     and h.shape[-1] == seq.shape[-1]):

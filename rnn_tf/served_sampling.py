@@ -99,7 +99,7 @@ def sample(gen, top, states, length, temperature, top_k, seed, stop_id):
         draw = sampling.draw_gumbel if activation == "softmax" else sampling.draw_noise
         noise = temperature * draw(tf.stack([UNROLL, batch, classes]), tf.stack([seed, trip]))
         if fold_bias:
-            noise = noise + fused["b_y"]
+            noise = noise + tf.cast(fused["b_y"], noise.dtype)   # float32 in a mixed policy
         return tf.unstack(noise, UNROLL)
 
     def body(trip, top, states, done, samples):
@@ -108,7 +108,8 @@ def sample(gen, top, states, length, temperature, top_k, seed, stop_id):
             if fold_bias:                      # a<t> [W_aa | W_ya]: recurrence and scores
                 both = tf.matmul(top, fused["W_cat_t"], transpose_b=True)
                 recurrence, scores = tf.split(both, [fused["H"], classes], 1)
-                y = tf.argmax(scores + noise, -1, output_type=tf.int32)
+                y = tf.argmax(tf.cast(scores, noise.dtype) + noise, -1,
+                              output_type=tf.int32)
             else:
                 logits, recurrence = gen._logits_and_recurrence(top, fused)
                 y = _draw(tf.cast(logits, tf.float32), activation, noise, top_k)

@@ -34,8 +34,10 @@ Artifacts (besides each stage's manifest.json):
     export/saved_model
 """
 
+import contextlib
 import os
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -288,10 +290,24 @@ def num_examples(features):
     return int(v.nrows()) if isinstance(v, tf.RaggedTensor) else len(v)
 
 
+@contextlib.contextmanager
+def dtype_policy(name):
+    """Keras's global dtype policy set to `name` ('float32', 'mixed_bfloat16') for the
+    layers built inside, and put back after."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def build(task, workdir):
+    """The task's model for the transform artifacts in `workdir`, its layers under
+    model.dtype_policy (variables float32 in every policy, so checkpoints are alike)."""
     load_meta(task, workdir)
-    model = task.build_model()
-    return model
+    with dtype_policy(task.config.model.get("dtype_policy", "float32")):
+        return task.build_model()
 
 
 def load_best(task, workdir):
