@@ -8,7 +8,9 @@ abbreviated months with and without a period, day-first dotted numerics; as-is /
 lower / title case, single, doubled, padded or tight spacing).
 Model: characters (lower-cased) -> GRU encoder -> Bahdanau attention -> GRU decoder over
 the ISO characters; greedy decoding. The checkpoint with the lowest validation loss is kept
-(`train.monitor='loss'`): exact match saturates at 100% on validation.
+(`train.monitor='loss'`): exact match saturates at 100% on validation. No pretrained
+character-LM features (`model.char_lm = ()`): the encoder can read them per source
+character, but configs/char_lm_english.py's LMs read English prose, not dates in 20 locales.
 
 Command:
     python -m pipelines.train --config=configs/dates.py --workdir=runs/dates
@@ -43,6 +45,9 @@ def get_config(variant=None):
     c.model.units = 128
     c.model.embedding_dim = 16
     c.model.attention = True
+    c.model.char_lm = ()                 # (forward, backward) LM .keras files whose states
+                                         # the encoder also reads per source token
+    c.model.char_lm_trainable = False    # True fine-tunes the LMs with the model
     c.train.batch_size = 64
     c.train.buckets = (12, 16, 20, 26)
     c.train.steps = 4000

@@ -5,7 +5,9 @@ Data: our TFDS builder `spa_eng` reading spa_eng_train.txt.gz from `data.manual_
 has sha1 % 20 == 1 and == 2 (about 5% each; the steering side holds out % 20 == 0).
 Model: Spanish words (lower-cased) -> GRU encoder -> Bahdanau attention -> GRU decoder
 over English words (cased); beam search of width 4 for the reported metrics and the
-export. chrF and BLEU by sacrebleu against the raw English sentences.
+export. chrF and BLEU by sacrebleu against the raw English sentences. No pretrained
+character-LM features (`model.char_lm = ()`): the encoder can read them per source word,
+but the LMs configs/char_lm_english.py trains read English and this source is Spanish.
 
 Command:
     python -m pipelines.train --config=configs/translation.py --workdir=runs/translation
@@ -39,6 +41,9 @@ def get_config(variant=None):
     c.model.units = 256
     c.model.embedding_dim = 128
     c.model.attention = True
+    c.model.char_lm = ()                 # (forward, backward) LM .keras files whose states
+                                         # the encoder also reads per source token
+    c.model.char_lm_trainable = False    # True fine-tunes the LMs with the model
     c.train.batch_size = 64
     c.train.buckets = (6, 8, 10, 14, 20)
     c.train.steps = 20000

@@ -111,6 +111,20 @@ class CharLMEmbedding(keras.layers.Layer):
         return cls(**config)
 
 
+def serialize(char_lm):
+    """A model's `char_lm` entry of its get_config: the layer's Keras serialization, or
+    None."""
+    return None if char_lm is None else keras.saving.serialize_keras_object(char_lm)
+
+
+def from_config(cls, config):
+    """`cls(**config)` for a model whose config holds `char_lm` as `serialize` wrote it."""
+    config = dict(config)
+    if config.get("char_lm") is not None:
+        config["char_lm"] = keras.saving.deserialize_keras_object(config["char_lm"])
+    return cls(**config)
+
+
 def word_spans(text):
     """(starts, ends) lists of int: the first and last character index of each
     space-separated word of `text` (str), for `CharLMEmbedding`'s call."""

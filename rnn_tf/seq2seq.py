@@ -13,45 +13,11 @@ both can also return the alignment, each output token's most-attended source pos
 import keras
 import tensorflow as tf
 
-from rnn_tf import diagnostics
+from rnn_tf import char_embedding, diagnostics
+from rnn_tf.attention import AdditiveAttention
 from rnn_tf.cells import check_positive_int
 from rnn_tf.heads import Head
 from rnn_tf.recurrent import RNN, CELLS, dynamic_unroll
-
-
-@keras.saving.register_keras_serializable(package="rnn_tf")
-class AdditiveAttention(keras.layers.Layer):
-    """Bahdanau attention: score_j = v^T tanh(W_h h_j + W_s s), weights = softmax_j.
-
-    `prepare(memory)` computes W_h h once per sequence; `call(state, memory, keys, mask)`
-    gives the context <float>[batch, memory_dim] for one decoder step, and with
-    `return_weights=True` also the weights <float>[batch, Tx] (the alignment).
-    """
-
-    def __init__(self, units, **kwargs):
-        super().__init__(**kwargs)
-        self.units = units
-
-    def build(self, memory_dim, state_dim):
-        self.W_h = self.add_weight(name="W_h", shape=(memory_dim, self.units))
-        self.W_s = self.add_weight(name="W_s", shape=(state_dim, self.units))
-        self.v = self.add_weight(name="v", shape=(self.units,))
-        self.built = True
-
-    def prepare(self, memory):
-        """memory <float>[B, Tx, M] -> keys <float>[B, Tx, units]."""
-        return tf.einsum("btm,mu->btu", memory, tf.cast(self.W_h, memory.dtype))
-
-    def call(self, state, memory, keys, mask, return_weights=False):
-        query = tf.matmul(state, tf.cast(self.W_s, state.dtype))[:, None]       # (B, 1, U)
-        scores = tf.reduce_sum(tf.tanh(keys + query) * tf.cast(self.v, state.dtype), -1)
-        scores = tf.where(mask, scores, tf.constant(-1e9, scores.dtype))         # (B, Tx)
-        weights = tf.nn.softmax(scores, -1)
-        context = tf.reduce_sum(weights[:, :, None] * memory, 1)                 # (B, M)
-        return (context, weights) if return_weights else context
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
 
 
 @keras.saving.register_keras_serializable(package="rnn_tf")
@@ -68,6 +34,12 @@ class EncoderDecoder(keras.Model):
         model's layout).
       attention: add Bahdanau attention over the encoder states.
       pad_id, bos_id, eos_id: special target/source ids.
+      char_lm: None, or a `rnn_tf.CharLMEmbedding`: the encoder then reads, at each
+        source token, [E x<t>; the pretrained character LMs' states for the token]
+        (E a source embedding of source_embedding_dim, or units when 0), and every
+        `source` below is the tuple (ids <int32>[B, Tx], lm_chars <int32>[B, C],
+        word_starts, word_ends <int32>[B, Tx], lm_lengths <int32>[B]): the source as
+        characters of the LMs' vocabulary, and where each token starts and ends in it.
 
     Call arguments:
       inputs: (source <int32>[B, Tx], target_in <int32>[B, Ty]); pad_id marks padding.
@@ -81,7 +53,7 @@ class EncoderDecoder(keras.Model):
 
     def __init__(self, source_vocab, target_vocab, units=128, cell="gru", embedding_dim=32,
                  attention=True, pad_id=0, bos_id=1, eos_id=2, source_embedding_dim=0,
-                 **kwargs):
+                 char_lm=None, **kwargs):
         super().__init__(**kwargs)
         for name, v in (("source_vocab", source_vocab), ("target_vocab", target_vocab),
                         ("units", units), ("embedding_dim", embedding_dim)):
@@ -100,12 +72,15 @@ class EncoderDecoder(keras.Model):
         self.use_attention = attention
         self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
         self.source_embedding_dim = source_embedding_dim
+        if char_lm is not None and not isinstance(char_lm, char_embedding.CharLMEmbedding):
+            raise ValueError(f"char_lm={char_lm!r} is not an rnn_tf.CharLMEmbedding; pass "
+                             "one (or None: no pretrained character-LM features).")
+        self.char_lm = char_lm
+        embed = source_embedding_dim or (units if char_lm is not None else 0)
         self.source_embedding = keras.layers.Embedding(
-            source_vocab, source_embedding_dim, name="source_embedding") \
-            if source_embedding_dim else None
+            source_vocab, embed, name="source_embedding") if embed else None
         self.encoder = RNN(units, cell=cell, return_sequences=True, return_state=True,
-                           input_dim=None if source_embedding_dim else source_vocab,
-                           name="encoder")
+                           input_dim=None if embed else source_vocab, name="encoder")
         self.embedding = keras.layers.Embedding(target_vocab, embedding_dim, name="embedding")
         self.decoder_cell = CELLS[cell](units, name="decoder_cell")
         self.attention = AdditiveAttention(units, name="attention") if attention else None
@@ -117,7 +92,11 @@ class EncoderDecoder(keras.Model):
         decoder_in = self.embedding_dim + (self.units if self.use_attention else 0)
         if self.source_embedding is not None:
             self.source_embedding.build((None, None))
-            self.encoder.build((None, None, self.source_embedding_dim))
+            width = self.source_embedding.output_dim
+            if self.char_lm is not None:
+                self.char_lm.build()
+                width += 2 * self.char_lm.units
+            self.encoder.build((None, None, width))
         else:
             self.encoder.build((None, None))
         self.embedding.build((None,))
@@ -131,8 +110,10 @@ class EncoderDecoder(keras.Model):
     def _default_save_signature(self):
         # Keras would trace call() with float inputs; this model reads int32 ids.
         spec = tf.TensorSpec([None, None], tf.int32)
+        source = spec if self.char_lm is None else (spec, spec, spec, spec,
+                                                    tf.TensorSpec([None], tf.int32))
 
-        @tf.function(input_signature=[(spec, spec)])
+        @tf.function(input_signature=[(source, spec)])
         def serving_default(inputs):
             return {"logits": self(inputs)}
         return serving_default
@@ -145,10 +126,27 @@ class EncoderDecoder(keras.Model):
                 raise ValueError(f"{what} ids must lie in [0, {vocab}); received {lo}..{hi}. "
                                  f"Build the model with the matching vocabulary size.")
 
+    def _source(self, source):
+        """The source as int32 tensors: ids <int32>[B, Tx], or with char_lm the tuple of
+        ids and the LMs' inputs (see the class docstring); a one-line error otherwise."""
+        if self.char_lm is None:
+            if isinstance(source, (tuple, list)):
+                raise ValueError("this model has no char_lm: pass the source ids "
+                                 "<int32>[B, Tx] alone, not a tuple")
+            return tf.cast(source, tf.int32)
+        if not isinstance(source, (tuple, list)) or len(source) != 5:
+            raise ValueError("this model reads character-LM states: pass the source as "
+                             "(ids, lm_chars, word_starts, word_ends, lm_lengths)")
+        return tuple(tf.cast(x, tf.int32) for x in source)
+
     def encode(self, source):
-        """source <int32>[B, Tx] -> (memory [B, Tx, H], mask [B, Tx], decoder state list)."""
-        mask = tf.not_equal(source, self.pad_id)
-        x = source if self.source_embedding is None else self.source_embedding(source)
+        """source (see `_source`) -> (memory [B, Tx, H], mask <bool>[B, Tx], decoder state
+        list)."""
+        ids = source if self.char_lm is None else source[0]
+        mask = tf.not_equal(ids, self.pad_id)
+        x = ids if self.source_embedding is None else self.source_embedding(ids)
+        if self.char_lm is not None:
+            x = tf.concat([x, tf.cast(self.char_lm(*source[1:]), x.dtype)], -1)
         outputs = self.encoder(x, mask=mask)
         memory, states = outputs[0], list(outputs[1:])
         if self._num_states != len(states):      # encoder and decoder cells always match
@@ -187,9 +185,10 @@ class EncoderDecoder(keras.Model):
 
     def call(self, inputs, training=None):
         source, target_in = inputs
-        source = tf.cast(source, tf.int32)
+        source = self._source(source)
         target_in = tf.cast(target_in, tf.int32)
-        self._check_ids(source, self.source_vocab, "source")
+        self._check_ids(source if self.char_lm is None else source[0], self.source_vocab,
+                        "source")
         self._check_ids(target_in, self.target_vocab, "target")
         memory, mask, states = self.encode(source)
         keys = self.attention.prepare(memory) if self.attention is not None else None
@@ -221,8 +220,7 @@ class EncoderDecoder(keras.Model):
         words.
         """
         self._check_alignment(return_alignment)
-        ids, aligned = self._greedy(tf.convert_to_tensor(source, tf.int32),
-                                    tf.constant(max_length))
+        ids, aligned = self._greedy(self._source(source), tf.constant(max_length))
         return (ids, aligned) if return_alignment else ids
 
     def decode(self, source, max_length, method="greedy", beam_width=4, length_penalty=0.0,
@@ -231,7 +229,8 @@ class EncoderDecoder(keras.Model):
         signature), where `max_length` and `length_penalty` may be tensors.
 
         Args:
-          source: <int32>[B, Tx] source ids (pad_id after each row's end).
+          source: <int32>[B, Tx] source ids (pad_id after each row's end); with char_lm,
+            the tuple of ids and the LMs' inputs (the class docstring).
           max_length: <int32>[] output steps.
           method: 'greedy' (argmax at each step) or 'beam' (beam search).
           beam_width: Python int >= 1, for method='beam'.
@@ -246,7 +245,7 @@ class EncoderDecoder(keras.Model):
         if method not in ("greedy", "beam"):
             raise ValueError(f"method={method!r} is not known; use 'greedy' or 'beam'.")
         self._check_alignment(return_alignment)
-        source = tf.convert_to_tensor(source, tf.int32)
+        source = self._source(source)
         max_length = tf.convert_to_tensor(max_length, tf.int32)
         if method == "beam":
             check_positive_int("beam_width", beam_width, " (1 is greedy)")
@@ -265,7 +264,7 @@ class EncoderDecoder(keras.Model):
     def _greedy(self, source, max_length):
         memory, mask, states = self.encode(source)
         keys = self.attention.prepare(memory) if self.attention is not None else None
-        B = tf.shape(source)[0]
+        B = tf.shape(mask)[0]
         out = tf.TensorArray(tf.int32, size=max_length)
         align = tf.TensorArray(tf.int32, size=max_length)
 
@@ -301,8 +300,7 @@ class EncoderDecoder(keras.Model):
         """
         check_positive_int("beam_width", beam_width, " (1 is greedy)")
         self._check_alignment(return_alignment)
-        ids, aligned = self._beam(tf.convert_to_tensor(source, tf.int32),
-                                  tf.constant(max_length), beam_width,
+        ids, aligned = self._beam(self._source(source), tf.constant(max_length), beam_width,
                                   tf.constant(length_penalty, tf.float32))
         return (ids, aligned) if return_alignment else ids
 
@@ -310,7 +308,7 @@ class EncoderDecoder(keras.Model):
     def _beam(self, source, max_length, K, length_penalty):
         V = self.target_vocab
         memory, mask, states = self.encode(source)
-        B = tf.shape(source)[0]
+        B = tf.shape(mask)[0]
         tile = lambda x: tf.repeat(x, K, axis=0)                           # (B*K, ...)
         memory, mask, states = tile(memory), tile(mask), [tile(s) for s in states]
         keys = self.attention.prepare(memory) if self.attention is not None else None
@@ -363,7 +361,12 @@ class EncoderDecoder(keras.Model):
                 "units": self.units, "cell": self.cell_name,
                 "embedding_dim": self.embedding_dim, "attention": self.use_attention,
                 "pad_id": self.pad_id, "bos_id": self.bos_id, "eos_id": self.eos_id,
-                "source_embedding_dim": self.source_embedding_dim, "name": self.name}
+                "source_embedding_dim": self.source_embedding_dim, "name": self.name,
+                "char_lm": char_embedding.serialize(self.char_lm)}
+
+    @classmethod
+    def from_config(cls, config):
+        return char_embedding.from_config(cls, config)
 
 
 def encoder_decoder(source_vocab, target_vocab, **kwargs):

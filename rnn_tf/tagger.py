@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from rnn_tf.bidirectional import Bidirectional
 from rnn_tf.cells import check_positive_int
+from rnn_tf import char_embedding
 from rnn_tf.char_embedding import CharLMEmbedding
 from rnn_tf.heads import Head
 from rnn_tf.recurrent import RNN, CELLS
@@ -141,15 +142,11 @@ class CharWordTagger(keras.Model):
                 "num_layers": self.num_layers, "char_units": self.char_units,
                 "word_dim": self.word_dim, "cell": self.cell_name,
                 "char_cell": self.char_cell, "dropout": self.dropout_rate, "name": self.name,
-                "char_lm": (keras.saving.serialize_keras_object(self.char_lm)
-                            if self.char_lm is not None else None)}
+                "char_lm": char_embedding.serialize(self.char_lm)}
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if config.get("char_lm") is not None:
-            config["char_lm"] = keras.saving.deserialize_keras_object(config["char_lm"])
-        return cls(**config)
+        return char_embedding.from_config(cls, config)
 
 
 def char_word_tagger(word_vocab, char_vocab, num_tags, **kwargs):

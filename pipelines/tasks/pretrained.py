@@ -42,14 +42,15 @@ def char_lm_vocab(paths):
     return vocabs[0]
 
 
-def lm_features(words, lm_table):
+def lm_features(words, lm_table, separator=" "):
     """words <string>[N, (W)] -> {lm_chars <int32>[N, (L)], word_starts, word_ends
-    <int32>[N, (W)], lm_lengths <int32>[N]}: each sentence's words joined by single
-    spaces, as LM vocabulary ids (unknown characters 0, the LMs' [UNK]), and where each
-    word starts and ends in it."""
-    chars = text.char_tokens(tf.strings.reduce_join(words, axis=1, separator=" "))
+    <int32>[N, (W)], lm_lengths <int32>[N]}: each sentence's words joined by `separator`
+    (single spaces; '' when the words are a text's characters), as LM vocabulary ids
+    (unknown characters 0, the LMs' [UNK]), and where each word starts and ends in it."""
+    chars = text.char_tokens(tf.strings.reduce_join(words, axis=1, separator=separator))
     lengths = tf.strings.length(words, unit="UTF8_CHAR")
-    ends = tf.math.cumsum((lengths + 1).to_tensor(0), axis=1) - 2
+    gap = len(separator)
+    ends = tf.math.cumsum((lengths + gap).to_tensor(0), axis=1) - 1 - gap
     ends = tf.RaggedTensor.from_tensor(ends, lengths=lengths.row_lengths())
     lm_chars = tf.ragged.map_flat_values(lm_table.lookup, chars)
     return {"lm_chars": lm_chars, "word_starts": ends - lengths + 1, "word_ends": ends,

@@ -6,6 +6,10 @@ transform (in-graph, shared with serving): source and target are split into char
   ids 0..3 are [PAD], [UNK], [BOS], [EOS]. target_in = [BOS] y, target_out = y [EOS]
   (targets cut to model.max_target_len tokens).
 model: `rnn_tf.seq2seq.EncoderDecoder` (GRU/LSTM encoder, Bahdanau attention, decoder).
+  With model.char_lm (a pair of pretrained LM .keras files, forward and backward) the
+  encoder also reads each source token's `rnn_tf.CharLMEmbedding` states: the tokens as
+  written, joined by single spaces (words) or by nothing (characters: the text itself);
+  frozen unless model.char_lm_trainable. The export runs the LMs in its graph.
 loss: softmax cross-entropy per target token (teacher forcing), mean over tokens.
 metrics: exact match, chrF and BLEU (sacrebleu) of the decoded strings against the raw
   target strings; decoding is greedy or beam search (`eval.beam_width` > 1).
@@ -18,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines import common, text
-from pipelines.tasks import base, serving
+from pipelines.tasks import base, pretrained, serving
 from rnn_tf.seq2seq import encoder_decoder
 
 SPECIALS = (text.PAD, text.UNK, text.BOS, text.EOS)
@@ -52,6 +56,28 @@ class Seq2SeqTask(base.Task):
             return text.char_tokens(tf.strings.lower(s, encoding="utf-8") if lower else s)
         return text.word_tokens(strings, lower=lower)
 
+    def lm_inputs(self, strings, lm_table):
+        """<string>[N] -> the LMs' inputs (`pretrained.LM_KEYS`, ragged): one LM word per
+        source id, the source tokens as written cut to model.max_source_len (a filler
+        word for a source without tokens, whose ids hold one [UNK])."""
+        m = self.config.model
+        words = pretrained.at_least_one_word(
+            self.source_tokens(strings, as_written=True)[:, :m.max_source_len])
+        return pretrained.lm_features(words, lm_table,
+                                      "" if m.source_tokens == "chars" else " ")
+
+    def model_source(self, batch):
+        """The model's source: the ids, or with model.char_lm the ids and the LMs'
+        inputs (`rnn_tf.seq2seq.EncoderDecoder`)."""
+        if not self.meta.get("lm_vocab"):
+            return batch["source"]
+        return (batch["source"], *[batch[k] for k in pretrained.LM_KEYS])
+
+    def transform_section(self):
+        """The base key, and the pretrained LMs' files (`pretrained.files_digest`)."""
+        return {**super().transform_section(),
+                **pretrained.files_digest(self.config.model.get("char_lm") or ())}
+
     def target_tokens(self, strings):
         if self.config.model.target_tokens == "chars":
             return text.char_tokens(strings)
@@ -71,17 +97,27 @@ class Seq2SeqTask(base.Task):
         if fit:
             self.meta = {
                 "source_vocab": text.build_vocab(src, SPECIALS, m.min_count, m.max_vocab),
-                "target_vocab": text.build_vocab(tgt, SPECIALS, m.min_count, m.max_vocab)}
+                "target_vocab": text.build_vocab(tgt, SPECIALS, m.min_count, m.max_vocab),
+                "lm_vocab": (pretrained.char_lm_vocab(m.char_lm) if m.get("char_lm")
+                             else None)}
         s_table = {w: i for i, w in enumerate(self.meta["source_vocab"])}
         t_table = {w: i for i, w in enumerate(self.meta["target_vocab"])}
         s_ids = [[s_table.get(w, UNK_ID) for w in ws][:m.max_source_len] or [UNK_ID]
                  for ws in src]
         t_ids = [[t_table.get(w, UNK_ID) for w in ws][:m.max_target_len] for ws in tgt]
-        return {"source": tf.ragged.constant(s_ids, tf.int32),
-                "target_in": tf.ragged.constant([[BOS_ID] + t for t in t_ids], tf.int32),
-                "target_out": tf.ragged.constant([t + [EOS_ID] for t in t_ids], tf.int32),
-                "text_source": np.array(sources, dtype=np.str_),
-                "text_target": np.array(targets, dtype=np.str_)}
+        out = {"source": tf.ragged.constant(s_ids, tf.int32),
+               "target_in": tf.ragged.constant([[BOS_ID] + t for t in t_ids], tf.int32),
+               "target_out": tf.ragged.constant([t + [EOS_ID] for t in t_ids], tf.int32),
+               "text_source": np.array(sources, dtype=np.str_),
+               "text_target": np.array(targets, dtype=np.str_)}
+        if self.meta.get("lm_vocab"):
+            lm = self.lm_inputs(tf.constant(sources, tf.string),
+                                pretrained.lm_table(self.meta["lm_vocab"]))
+            if not np.array_equal(lm["word_starts"].row_lengths(),
+                                  out["source"].row_lengths()):
+                raise ValueError("the LMs' words and the source ids differ in number")
+            out.update(lm)
+        return out
 
     def length_of(self, element):
         return tf.shape(element["source"])[0]
@@ -93,7 +129,8 @@ class Seq2SeqTask(base.Task):
                                units=m.units, cell=m.cell, embedding_dim=m.embedding_dim,
                                attention=m.attention, pad_id=PAD_ID, bos_id=BOS_ID,
                                eos_id=EOS_ID, name="encoder_decoder",
-                               source_embedding_dim=m.get("source_embedding_dim", 0))
+                               source_embedding_dim=m.get("source_embedding_dim", 0),
+                               char_lm=pretrained.layer(self.meta, m))
 
     def loss_units(self, batch):
         return tf.reduce_sum(tf.cast(batch["target_out"] > 0, tf.int32))  # target tokens
@@ -107,7 +144,7 @@ class Seq2SeqTask(base.Task):
             return tf.reduce_sum(step_losses(model, b), 1)
 
         def step_losses(model, b):
-            logits = model((b["source"], b["target_in"]), training=False)
+            logits = model((self.model_source(b), b["target_in"]), training=False)
             nll = tf.nn.sparse_softmax_cross_entropy_with_logits(b["target_out"], logits)
             return tf.where(b["target_out"] > 0, nll, 0.0)
         return {"encoder": self.probed_view(model, model.encoder, sentence_loss, batch,
@@ -116,7 +153,7 @@ class Seq2SeqTask(base.Task):
                                             "target_out")}
 
     def loss(self, model, batch, training, seed=None):
-        logits = model((batch["source"], batch["target_in"]), training=training)
+        logits = model((self.model_source(batch), batch["target_in"]), training=training)
         y = batch["target_out"]
         mask = tf.cast(y > 0, tf.float32)
         n = tf.maximum(tf.reduce_sum(mask), 1.0)
@@ -128,9 +165,9 @@ class Seq2SeqTask(base.Task):
 
     # ------------------------------------------------------------ decoding
     def decode_ids(self, model, source, beam_width):
-        """<int32>[B, Tx] -> (<int32>[B, max_target_len + 1] ids (EOS, then PAD), and the
-        alignment <int32>[B, max_target_len + 1]: each token's most-attended source
-        position)."""
+        """source (`model_source`: <int32>[B, Tx] ids, or the tuple with the LMs' inputs)
+        -> (<int32>[B, max_target_len + 1] ids (EOS, then PAD), and the alignment
+        <int32>[B, max_target_len + 1]: each token's most-attended source position)."""
         length = self.config.model.max_target_len + 1
         method = "beam" if beam_width > 1 else "greedy"
         decoded = model.decode(source, length, method=method, beam_width=beam_width,
@@ -167,6 +204,8 @@ class Seq2SeqTask(base.Task):
         s_table = text.lookup_table(self.meta["source_vocab"])
         vocab = tf.constant(self.meta["target_vocab"])
         max_len = self.config.model.max_source_len
+        lm_table = (pretrained.lm_table(self.meta["lm_vocab"]) if self.meta.get("lm_vocab")
+                    else None)
 
         @serving.signature(tf.TensorSpec([None], tf.string, name="sentences"))
         def translate(sentences):
@@ -175,7 +214,12 @@ class Seq2SeqTask(base.Task):
             dense = _at_least_one_column(ids.to_tensor(PAD_ID))
             first = tf.where(tf.equal(ids.row_lengths(), 0), UNK_ID, dense[:, 0])
             dense = tf.concat([first[:, None], dense[:, 1:]], 1)
-            out_ids, aligned = self.decode_ids(model, dense, beam_width)
+            source = dense
+            if lm_table is not None:
+                lm = self.lm_inputs(sentences, lm_table)
+                source = (dense, *[_at_least_one_column(lm[k].to_tensor(0))
+                                   for k in pretrained.LM_KEYS[:3]], lm["lm_lengths"])
+            out_ids, aligned = self.decode_ids(model, source, beam_width)
             tokens = tf.gather(vocab, out_ids)
             if replace_unk:
                 tokens = self.replace_unknown(out_ids, aligned, tokens, sentences)
@@ -184,7 +228,7 @@ class Seq2SeqTask(base.Task):
             blank = tf.equal(tf.strings.length(tf.strings.strip(sentences)), 0)
             return {"output": tf.where(blank, "", out)}
 
-        translate.tables = (s_table, vocab)          # keep the table alive
+        translate.tables = (s_table, vocab, lm_table)          # keep the tables alive
         return translate
 
     def decode_all(self, model, sources, beam_width, limit=0):
