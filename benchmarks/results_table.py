@@ -10,7 +10,8 @@ table (`results_full`), each config's "Expected:" paragraph and benchmarks/resul
     python benchmarks/results_table.py --render             # tables from results.json only
     python benchmarks/results_table.py --keras-arch         # the baselines' models on rnn_tf
     python benchmarks/results_table.py --char-lm            # without / with char-LM states
-    python benchmarks/results_table.py --task=translation --step-matched=abad60c --steps=7000
+    python benchmarks/results_table.py --task=translation --step-matched=abad60c --steps=7000 \
+        [--seed=1]
 
 Each row: task, data, model, parameters, wall time of our pipeline (all stages), our
 validation and test metric, the Keras baseline's, and the command that made our row.
@@ -119,7 +120,8 @@ def run_ours(task, variant="", name=None, overrides=None):
     return {"command": " ".join(["python -m pipelines.train", f"--config={config_path}",
                                  f"--workdir=runs/{name}", *flags]),
             "wall_seconds": round(wall, 1), "train_seconds": train.get("train_seconds"),
-            "steps": train.get("steps"), "parameters": train.get("parameters"), "validation": metrics["validation"],
+            "steps": train.get("steps"), "stopped_by": train.get("stopped_by"),
+            "parameters": train.get("parameters"), "validation": metrics["validation"],
             "test": metrics["test"], "tail": proc.stdout.strip().splitlines()[-6:]}
 
 
@@ -310,12 +312,14 @@ def char_lm_table(results):
     return "\n".join(lines)
 
 
-def run_step_matched(task, provenance, against, steps):
+def run_step_matched(task, provenance, against, steps, seed, previous=None):
     """Our recipe stopped at `steps` (train.stop_at_step, no time budget; the learning-rate
-    schedule still runs over train.steps), beside the row that `against`'s
-    benchmarks/results.json holds for the task, which made `steps` steps in its budget on
-    its day's machine: the training loop's change measured apart from the machine's
-    speed. The reference's step count is the caller's (older rows did not record it)."""
+    schedule still runs over train.steps) with train.seed=`seed`, beside the row that
+    `against`'s benchmarks/results.json holds for the task, which made `steps` steps in
+    its budget on its day's machine: the training loop's change measured apart from the
+    machine's speed. The reference's step count is the caller's (older rows did not record
+    it). The run joins the runs of `previous` (the stored entry) that have the same
+    reference, replacing one of the same seed: several seeds give the loop's spread."""
     def git(*a):
         return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True,
                               check=True).stdout
@@ -326,33 +330,54 @@ def run_step_matched(task, provenance, against, steps):
         raise SystemExit(f"error: --step-matched={against}: no {task} row in that "
                          f"revision's benchmarks/results.json ({type(e).__name__}); name "
                          "a commit that has one") from None
+    reference = {"revision": revision, "date": old.get("date"), "steps": steps,
+                 "command": old["ours"]["command"], "validation": old["ours"]["validation"],
+                 "test": old["ours"]["test"]}
     start = record.now()
-    print(f"[{task}] ours, stopped at step {steps:,} ...", flush=True)
+    print(f"[{task}] ours, seed {seed}, stopped at step {steps:,} ...", flush=True)
     run = run_ours(task, name=task + "_step_matched",
-                   overrides={"train.stop_at_step": steps, "train.time_budget_s": 0})
+                   overrides={"train.stop_at_step": steps, "train.time_budget_s": 0,
+                              "train.seed": seed})
     print(f"  {run['validation']} / {run['test']} in {run['steps']:,} steps", flush=True)
-    return {"reference": {"revision": revision, "date": old.get("date"), "steps": steps,
-                          "command": old["ours"]["command"],
-                          "validation": old["ours"]["validation"],
-                          "test": old["ours"]["test"]},
-            "run": run,
-            "provenance": dict(provenance, started_utc=start, finished_utc=record.now())}
+    run.update(seed=seed, provenance=dict(provenance, started_utc=start,
+                                          finished_utc=record.now()))
+    runs = [r for r in step_matched_runs(previous)
+            if previous["reference"] == reference and r["seed"] != seed] if previous else []
+    return {"reference": reference, "runs": sorted(runs + [run], key=lambda r: r["seed"])}
+
+
+def step_matched_runs(entry):
+    """An entry's runs, each with its seed and provenance (an entry of one run, stored
+    before runs had seeds, ran the config's train.seed, 0)."""
+    if "runs" in entry:
+        return entry["runs"]
+    return [dict(entry["run"], seed=0, provenance=entry["provenance"])]
 
 
 def step_matched_table(results):
-    """The rows re-run to the step count of an older run of theirs; '' when none is."""
+    """The rows re-run to the step count of an older run of theirs, one line per seed
+    and their mean; '' when none is."""
     rows = [(t, results[t]["step_matched"]) for t in TASKS
             if results.get(t, {}).get("step_matched")]
     if not rows:
         return ""
-    lines = ["| task | metric | steps | that older run: revision, date, val / test | "
+    lines = ["| task | metric | steps | that older run: revision, date, val / test | seed | "
              "this loop, val / test (steps run) | measured | command |",
-             "|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|"]
     for task, r in rows:
-        metric, ref, run = TASKS[task][2], r["reference"], r["run"]
-        lines.append(f"| {task} | {metric} | {ref['steps']:,} | {ref['revision'][:7]}, "
-                     f"{ref['date']}: {_pair(ref, metric)} | {_pair(run, metric)} "
-                     f"({run['steps']:,}) | {measured(r)} | `{run['command']}` |")
+        metric, ref = TASKS[task][2], r["reference"]
+        older = f"{ref['revision'][:7]}, {ref['date']}: {_pair(ref, metric)}"
+        runs = step_matched_runs(r)
+        for run in runs:
+            how = {"early_stopping": ", early stopping"}.get(run.get("stopped_by"), "")
+            lines.append(f"| {task} | {metric} | {ref['steps']:,} | {older} | {run['seed']} "
+                         f"| {_pair(run, metric)} ({run['steps']:,}{how}) | {measured(run)} "
+                         f"| `{run['command']}` |")
+        if len(runs) > 1:
+            mean = {s: {metric: sum(x[s][metric] for x in runs) / len(runs)}
+                    for s in ("validation", "test")}
+            lines.append(f"| {task} | {metric} | {ref['steps']:,} | {older} | mean of "
+                         f"{len(runs)} | {_pair(mean, metric)} | | |")
     return "\n".join(lines)
 
 
@@ -496,6 +521,9 @@ def main():
                              "beside the row of REVISION's results.json that made that many "
                              "steps (the loop measured apart from the machine's speed)")
     parser.add_argument("--steps", type=int, help="with --step-matched: the step count")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="with --step-matched: train.seed of the run (a run of another "
+                             "seed joins the stored ones)")
     parser.add_argument("--render", action="store_true",
                         help="run nothing: rewrite the README's and RESULTS.md's tables and "
                              "the configs' Expected paragraphs from benchmarks/results.json")
@@ -525,8 +553,9 @@ def main():
         for task in args.task:
             if task not in results:
                 raise SystemExit(f"error: {task} has no row yet; run --task={task} first")
-            results[task]["step_matched"] = run_step_matched(task, provenance,
-                                                             args.step_matched, args.steps)
+            results[task]["step_matched"] = run_step_matched(
+                task, provenance, args.step_matched, args.steps, args.seed,
+                results[task].get("step_matched"))
             save(results)
             write_documents(results)
         print(step_matched_table(results))

@@ -122,26 +122,39 @@ def test_table_names_a_shared_baseline_and_the_full_refresh():
             "counted at its budget.") in rt.table(results)
 
 
-def test_step_matched_row_sets_the_run_beside_the_older_one():
-    """--step-matched's row: the older revision's figures at its step count beside this
-    loop's run stopped there; no row when none was run."""
+def test_step_matched_rows_set_each_seed_beside_the_older_run():
+    """--step-matched's rows: the older revision's figures at its step count beside this
+    loop's runs stopped there, one line per seed and their mean; an entry stored before
+    runs had seeds reads as seed 0; no row when none was run."""
     assert rt.step_matched_table({"translation": {"ours": {}}}) == ""
     machine = {"cpu": "AMD EPYC", "cores": 2}
-    results = {"translation": {"step_matched": {
-        "reference": {"revision": "abad60c" + "0" * 33, "date": "2026-11-27 11:47",
-                      "steps": 7000, "validation": {"chrf": 60.75},
-                      "test": {"chrf": 60.5}},
-        "run": {"steps": 7000, "validation": {"chrf": 60.1}, "test": {"chrf": 59.94},
-                "command": "python -m pipelines.train --config=configs/translation.py "
-                           "--workdir=runs/translation_step_matched "
-                           "--config.train.stop_at_step=7000"},
-        "provenance": {"revision": "1234567" + "0" * 33, "dirty": False,
-                       "started_utc": "2026-12-07T12:00:00+00:00", "machine": machine}}}}
-    text = rt.step_matched_table(results)
+    provenance = {"revision": "1234567" + "0" * 33, "dirty": False,
+                  "started_utc": "2026-12-07T12:00:00+00:00", "machine": machine}
+    reference = {"revision": "abad60c" + "0" * 33, "date": "2026-11-27 11:47",
+                 "steps": 7000, "validation": {"chrf": 60.75}, "test": {"chrf": 60.5}}
+    command = ("python -m pipelines.train --config=configs/translation.py "
+               "--workdir=runs/translation_step_matched --config.train.stop_at_step=7000")
+    run = {"steps": 6500, "validation": {"chrf": 59.4}, "test": {"chrf": 59.36},
+           "command": command}
+    old = {"translation": {"step_matched": {"reference": reference, "run": run,
+                                            "provenance": provenance}}}
+    text = rt.step_matched_table(old)
     row = [l for l in text.splitlines() if l.startswith("| translation |")]
     assert len(row) == 1
-    assert "| 7,000 | abad60c, 2026-11-27 11:47: 60.8 / 60.5 | 60.1 / 59.9 (7,000) |" in row[0]
+    assert ("| 7,000 | abad60c, 2026-11-27 11:47: 60.8 / 60.5 | 0 | 59.4 / 59.4 (6,500) |"
+            in row[0])
     assert "1234567" in row[0] and "--config.train.stop_at_step=7000" in row[0]
+    second = dict(run, seed=1, steps=7000, stopped_by="steps",
+                  validation={"chrf": 60.4}, test={"chrf": 60.2}, provenance=provenance)
+    first = dict(run, seed=0, stopped_by="early_stopping", provenance=provenance)
+    new = {"translation": {"step_matched": {"reference": reference,
+                                            "runs": [first, second]}}}
+    rows = [l for l in rt.step_matched_table(new).splitlines()
+            if l.startswith("| translation |")]
+    assert len(rows) == 3
+    assert "| 0 | 59.4 / 59.4 (6,500, early stopping) |" in rows[0]
+    assert "| 1 | 60.4 / 60.2 (7,000) |" in rows[1]
+    assert "| mean of 2 | 59.9 / 59.8 |" in rows[2]
 
 
 def test_a_full_refresh_leaves_out_only_the_extra_rows():
