@@ -3,10 +3,11 @@
 TensorFlow's C++ runtime prints while it loads, before `TF_CPP_MIN_LOG_LEVEL` is read
 (absl logging is not initialised yet): that CUDA drivers are missing, once per library
 that looks, which CPU instructions the binary could use, and, on a machine without a GPU,
-a `failed call to cuInit` error. `import_tensorflow()` sets the log level first (2:
-errors only, unless the user set it), then imports TensorFlow and lists its devices with
-file descriptor 2 sent to a temporary file, and prints back every line that is not one
-of those known start-up lines. Anything else TensorFlow says, and every error after
+a `failed call to cuInit` error. On some CPUs oneDNN also says once, at its first int32
+op in a graph, that it leaves int32 to Eigen. `import_tensorflow()` sets the log level
+first (2: errors only, unless the user set it), then imports TensorFlow, lists its
+devices and runs one int32 graph op, with file descriptor 2 sent to a temporary file,
+and prints back every line that is not one of those known start-up lines. Anything else TensorFlow says, and every error after
 start-up, is printed as usual.
 """
 
@@ -23,7 +24,8 @@ _STARTUP = re.compile(
     r"|^To enable the following instructions"
     r"|Unable to register cu(DNN|FFT|BLAS) factory"
     r"|computation placer already registered"
-    r"|oneDNN custom operations are on")
+    r"|oneDNN custom operations are on"
+    r"|oneDNN supports DT_INT32 only on platforms with")
 # On a machine without CUDA drivers, cuInit fails by design: not an error worth a line.
 _NO_DRIVER_CUINIT = re.compile(r"cuda_(platform|executor|diagnostics)\.cc.*cuInit")
 
@@ -49,6 +51,8 @@ def import_tensorflow():
         try:
             import tensorflow as tf
             tf.config.list_physical_devices()
+            # oneDNN's one-time notice about int32 comes at the first int32 graph op
+            tf.function(tf.transpose)(tf.zeros([2, 3], tf.int32))
         except BaseException:
             _restore(saved, captured, keep_all=True)
             raise
