@@ -296,6 +296,31 @@ def _gru_backward(dA, D, z, U, a0, mask):
     return stack_steps(G, tf.shape(a0)), da0
 
 
+# With compiled loops, the GRU's BPTT also compiles the elementwise work before and after
+# its loop (the gates of every step folded into coefficients, then the gradients of the
+# recurrent and input terms): XLA fuses each chain into one pass over [T, B, 3H], where
+# TensorFlow's ops read and write every intermediate (benchmarks/shape_sweep.py's GRU
+# shapes measure it; False restores the unfused ops for an A/B).
+FUSE_ELEMENTWISE = True
+
+
+def _gru_coefficients(xp, REC, A_prev):
+    """The gates of every step at once, folded into BPTT's coefficients (fused_gru_unroll):
+    D = [C_z, C_r, C_h r] and C = [C_z, C_r, C_h] <float>[T, B, 3H], and z [T, B, H]."""
+    z, r, h, r_h = gru_gates(xp, REC)
+    C_z = (A_prev - h) * z * (1.0 - z)
+    C_h = (1.0 - z) * (1.0 - h * h)
+    C_r = C_h * r_h * r * (1.0 - r)
+    return (tf.concat([C_z, C_r, C_h * r], axis=-1), tf.concat([C_z, C_r, C_h], axis=-1),
+            z)
+
+
+def _gru_gradients(G, D, C):
+    """dL/drec = [G, G, G] D and dL/dxp = [G, G, G] C, <float>[T, B, 3H]."""
+    G3 = tf.tile(G, [1, 1, 3])
+    return G3 * D, G3 * C
+
+
 def fused_gru_unroll(xp, U, c, a0, mask, compiled=False):
     """The GRU of `cells.GRUCell` (keras' reset_after form) with an explicit BPTT gradient.
 
@@ -327,6 +352,8 @@ def fused_gru_unroll(xp, U, c, a0, mask, compiled=False):
     H = a0.shape[-1]
     forward = _kernel(_gru_forward, compiled)
     backward = _kernel(_gru_backward, compiled)
+    coefficients = _kernel(_gru_coefficients, compiled and FUSE_ELEMENTWISE)
+    gradients = _kernel(_gru_gradients, compiled and FUSE_ELEMENTWISE)
 
     @tf.custom_gradient
     def core(xp, U, c, a0):
@@ -339,15 +366,9 @@ def fused_gru_unroll(xp, U, c, a0, mask, compiled=False):
 
         def bptt(dA):
             A_prev = tf.concat([a0[None], A[:-1]], axis=0)           # (T, B, H)
-            z, r, h, r_h = gru_gates(xp, REC)                        # all steps at once
-            C_z = (A_prev - h) * z * (1.0 - z)
-            C_h = (1.0 - z) * (1.0 - h * h)
-            C_r = C_h * r_h * r * (1.0 - r)
-            D = tf.concat([C_z, C_r, C_h * r], axis=-1)              # (T, B, 3H)
+            D, C, z = coefficients(xp, REC, A_prev)
             G, da0 = backward(dA, D, z, U, a0, mask)
-            G3 = tf.tile(G, [1, 1, 3])                               # (T, B, 3H)
-            dREC = G3 * D
-            dxp = G3 * tf.concat([C_z, C_r, C_h], axis=-1)
+            dREC, dxp = gradients(G, D, C)
             dREC2 = tf.reshape(dREC, [-1, 3 * H])
             dU = tf.matmul(tf.reshape(A_prev, [-1, H]), dREC2, transpose_a=True)
             return dxp, dU, tf.reduce_sum(dREC2, 0), da0
