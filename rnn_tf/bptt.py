@@ -20,6 +20,7 @@ Everything here is time-major: `<float>[time, batch, units]`. The layer transpos
 
 import tensorflow as tf
 
+from rnn_tf import device
 from rnn_tf.cells import OUTPUT_DERIVATIVES, gru_gates
 
 # g by name, for the activations the fused kernel can differentiate (cells.OUTPUT_DERIVATIVES)
@@ -345,12 +346,13 @@ def fused_gru_unroll(xp, U, c, a0, mask, compiled=False):
       c: <float>[3*units], the recurrent bias.
       a0: <float>[batch, units].
       mask: <bool>[time, batch, 1] or None; False steps keep the previous state.
-      compiled: run the forward and the BPTT loop as XLA-compiled functions (`_kernel`).
+      compiled: run the BPTT loop (and, as `device.compile_gru_forward` decides for the
+        piece's size, the forward loop) as XLA-compiled functions (`_kernel`).
     Returns:
       A: <float>[time, batch, units], a<1>..a<T>.
     """
     H = a0.shape[-1]
-    forward = _kernel(_gru_forward, compiled)
+    forward = _kernel(_gru_forward, compiled and device.compile_gru_forward(a0.shape[0], H))
     backward = _kernel(_gru_backward, compiled)
     coefficients = _kernel(_gru_coefficients, compiled and FUSE_ELEMENTWISE)
     gradients = _kernel(_gru_gradients, compiled and FUSE_ELEMENTWISE)

@@ -79,6 +79,20 @@ def compile_loops(option, time_steps, dtype=tf.float32):
             and tf.as_dtype(dtype) != tf.bfloat16)
 
 
+def compile_gru_forward(rows, units):
+    """Whether the GRU's forward loop runs compiled when its loops are (`compile_loops`).
+
+    XLA's loop costs less per step than TensorFlow's executor, but inside a loop its
+    elementwise work (the gates' sigmoid and tanh over [rows, 3 * units]) runs several
+    times slower than TensorFlow's vectorized kernels. So once a piece's gates are large
+    (at least 16 rows and rows * units >= 4096) the forward loop is a TensorFlow loop; the
+    backward loop, which has no such functions, stays compiled. An A/B of the layer's
+    training step on benchmarks/shape_sweep.py's shapes set the boundary.
+    rows: the static rows of the piece (None: unknown, compiled); units: the GRU's units.
+    """
+    return rows is None or rows < 16 or rows * units < 4096
+
+
 # A piece of the batch smaller than this loses more to its smaller products than running
 # beside the other pieces gains (an A/B run on benchmarks/train_throughput.py's `long`
 # shape, B=16: two pieces of 8 gained 11%, four pieces of 4 gained 3%).

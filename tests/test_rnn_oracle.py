@@ -190,13 +190,19 @@ def test_finite_differences_float64():
 
 GRU_CASES = list(itertools.product([False, True], [False, True],
                                    ["eager", "function", "function_tf_loops",
-                                    "function_shards", "xla"]))
+                                    "function_shards", "function_tf_forward", "xla"]))
 
 
 @pytest.mark.parametrize("masked,backwards,mode", GRU_CASES)
-def test_gru_matches_numpy_oracle(masked, backwards, mode):
+def test_gru_matches_numpy_oracle(masked, backwards, mode, monkeypatch):
     """The GRU's fused BPTT kernel against the NumPy GRU oracle: outputs, final state and
-    the gradients of x, a<0> and every weight."""
+    the gradients of x, a<0> and every weight. function_tf_forward: the forward loop left
+    to TensorFlow and the backward loop compiled, as `device.compile_gru_forward` has it
+    for large pieces."""
+    if mode == "function_tf_forward":
+        from rnn_tf import device
+        monkeypatch.setattr(device, "compile_gru_forward", lambda rows, units: False)
+        mode = "function"
     rng = np.random.default_rng(_seed("gru", masked, backwards))
     W = rng.standard_normal((X, 3 * H)) * 0.5
     U = rng.standard_normal((H, 3 * H)) * 0.5
@@ -254,6 +260,25 @@ def test_gru_fused_matches_autodiff_unroll(jit):
     res = [tf.function(run, jit_compile=jit)(layer) for layer in (fused, generic)]
     for a, b in zip(*res):
         np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_gru_forward_is_compiled_for_small_pieces_only():
+    """device.compile_gru_forward: compiled below 16 rows or 4096 rows x units (XLA's
+    cheap steps pay), a TensorFlow loop above (its elementwise kernels pay); an unknown
+    batch stays compiled. The layer's compiled kernels follow it."""
+    from rnn_tf import bptt, device
+    assert device.compile_gru_forward(8, 1024) and device.compile_gru_forward(16, 128)
+    assert device.compile_gru_forward(None, 1024)
+    assert not device.compile_gru_forward(16, 256) and not device.compile_gru_forward(64, 64)
+    if device.gpu_available():
+        pytest.skip("auto is off on a GPU machine")
+    for rows, units, compiled in ((4, 8, True), (32, 128, False)):
+        bptt._COMPILED.clear()
+        layer = rnn_tf.RNN(units, cell="gru", return_sequences=True, batch_shards=1)
+        x = tf.zeros([rows, 3, 5])
+        tf.function(lambda x: tf.gradients(tf.reduce_sum(layer(x)), x))(x)
+        assert (bptt._gru_forward in bptt._COMPILED) is compiled
+        assert bptt._gru_backward in bptt._COMPILED
 
 
 def test_loops_are_compiled_when_the_time_length_is_static():
