@@ -6,11 +6,13 @@ that looks, which CPU instructions the binary could use, and, on a machine witho
 a `failed call to cuInit` error. On some CPUs oneDNN also says once, at its first int32
 op in a graph, that it leaves int32 to Eigen. `import_tensorflow()` sets the log level
 first (2: errors only, unless the user set it), then imports TensorFlow, lists its
-devices and runs one int32 graph op, with file descriptor 2 sent to a temporary file,
-and prints back every line that is not one of those known start-up lines. Anything else TensorFlow says, and every error after
-start-up, is printed as usual.
+devices with file descriptor 2 sent to a temporary file, and prints back every line that
+is not one of those known start-up lines; `run_first_op()`, once the devices are
+configured, does the same around one int32 graph op. Anything else TensorFlow says, and
+every error after start-up, is printed as usual.
 """
 
+import contextlib
 import os
 import re
 import sys
@@ -42,22 +44,37 @@ def startup_lines_to_keep(text):
 def import_tensorflow():
     """Imports TensorFlow quietly (see the module docstring) and returns the module."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
+    if "tensorflow" not in sys.modules:
+        with _quietly():
+            import tensorflow as tf
+            tf.config.list_physical_devices()
+    return sys.modules["tensorflow"]
+
+
+def run_first_op():
+    """Runs one int32 graph op quietly: oneDNN's one-time notice about int32 comes at the
+    first such op. Call it after the devices are configured
+    (`distribute.configure_devices`): an op starts TensorFlow's runtime, after which
+    logical devices and collective ops can no longer be set."""
+    tf = sys.modules["tensorflow"]
+    with _quietly():
+        tf.function(tf.transpose)(tf.zeros([2, 3], tf.int32))   # not 1 x 1: folded away
+
+
+@contextlib.contextmanager
+def _quietly():
+    """File descriptor 2 sent to a temporary file for the block; then every line that is
+    not start-up noise printed back (every line, if the block raised)."""
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            import tensorflow as tf
-            tf.config.list_physical_devices()
-            # oneDNN's one-time notice about int32 comes at the first int32 graph op
-            tf.function(tf.transpose)(tf.zeros([2, 3], tf.int32))
+            yield
         except BaseException:
             _restore(saved, captured, keep_all=True)
             raise
         _restore(saved, captured, keep_all=False)
-    return tf
 
 
 def _restore(saved, captured, keep_all):

@@ -181,6 +181,7 @@ def main(argv):
     startup.import_tensorflow()                # without its C++ start-up noise
     from pipelines import distribute
     distribute.configure_devices(config)       # before TensorFlow's runtime starts
+    startup.run_first_op()                     # oneDNN's int32 notice, captured
     results = run_pipeline(config, workdir, FLAGS.stages, FLAGS.resume, FLAGS.overwrite)
     if "export" in results:
         print(f"SavedModel: {os.path.abspath(results['export'])}/saved_model")
