@@ -42,6 +42,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines import common, ingest, text
+from pipelines.tasks import pretrained
 from rnn_tf import diagnostics
 
 SPLITS = ("train", "validation", "test")
@@ -89,8 +90,11 @@ class Task:
         return ingest.load_examples(self.config, workdir, split)
 
     def transform_section(self):
-        """The config the transform artifact depends on (its cache key)."""
-        return {"data": self.config.data.to_dict(), "model": self.config.model.to_dict()}
+        """The config the transform artifact depends on (its cache key), and the files of
+        the pretrained LMs that model.char_lm names (`pretrained.files_digest`: an LM
+        retrained at the same path makes a new transform)."""
+        return {"data": self.config.data.to_dict(), "model": self.config.model.to_dict(),
+                **pretrained.files_digest(self.config.model.get("char_lm") or ())}
 
     def bless_threshold(self):
         """The threshold the primary validation metric must pass to be blessed."""

@@ -36,11 +36,6 @@ class ClassifyTask(base.Task):
         for a sentence without tokens, as its ids hold one [UNK])."""
         return pretrained.at_least_one_word(text.word_tokens(sentences, lower=False))
 
-    def transform_section(self):
-        """The base key, and the pretrained LMs' files (`pretrained.files_digest`)."""
-        return {**super().transform_section(),
-                **pretrained.files_digest(self.config.model.get("char_lm") or ())}
-
     def encode(self, examples, fit):
         sentences = [e["sentence"] for e in examples]
         tokens = text.batched(self.tokens, sentences)

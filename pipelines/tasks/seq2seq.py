@@ -73,11 +73,6 @@ class Seq2SeqTask(base.Task):
             return batch["source"]
         return (batch["source"], *[batch[k] for k in pretrained.LM_KEYS])
 
-    def transform_section(self):
-        """The base key, and the pretrained LMs' files (`pretrained.files_digest`)."""
-        return {**super().transform_section(),
-                **pretrained.files_digest(self.config.model.get("char_lm") or ())}
-
     def target_tokens(self, strings):
         if self.config.model.target_tokens == "chars":
             return text.char_tokens(strings)

@@ -42,11 +42,6 @@ class TagTask(base.Task):
                "char_ids": tf.ragged.map_flat_values(char_table.lookup, chars)}
         return {**out, **lm_features(words, lm_table)} if lm_table is not None else out
 
-    def transform_section(self):
-        """The base key, and the pretrained LMs' files (`pretrained.files_digest`)."""
-        return {**super().transform_section(),
-                **pretrained.files_digest(self.config.model.get("char_lm") or ())}
-
     def lm_table(self):
         """The LMs' vocabulary lookup ([UNK] = 0), or None without model.char_lm."""
         return pretrained.lm_table(self.meta["lm_vocab"]) if self.meta.get("lm_vocab") \
