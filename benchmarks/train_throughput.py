@@ -229,38 +229,72 @@ def machine_key(rec):
 
 
 def file_by_machine(rec):
-    """Files the rnn_tf ratios of a vanilla record of the four configs under its machine
-    in BY_MACHINE (a machine's newer run replaces its older one); returns the file's
-    {machine: entry}."""
+    """Files the rnn_tf ratios of a vanilla record of the four configs, with each ratio's
+    per-round spread, under its machine in BY_MACHINE (a machine's newer run replaces its
+    older one); returns the file's {machine: entry}."""
     by_machine = {}
     if os.path.exists(BY_MACHINE):
         with open(BY_MACHINE) as f:
             by_machine = json.load(f)["machines"]
-    ratios = {r["config"]: r["ratio_vs_keras"] for r in rec["rows"]
-              if r["variant"] == "rnn_tf"}
-    if rec["cell"] != "vanilla" or set(ratios) != set(CONFIGS_BY_MACHINE):
+    ours = {r["config"]: r for r in rec["rows"] if r["variant"] == "rnn_tf"}
+    if rec["cell"] != "vanilla" or set(ours) != set(CONFIGS_BY_MACHINE):
         raise ValueError("the by-machine table takes a vanilla run of all four configs "
-                         f"(this one: cell {rec['cell']!r}, configs {sorted(ratios)})")
+                         f"(this one: cell {rec['cell']!r}, configs {sorted(ours)})")
+    entry = {"ratios": {c: r["ratio_vs_keras"] for c, r in ours.items()},
+             "spreads": {c: [round(v, 3) for v in round_ratios(rec, r)]
+                         for c, r in ours.items() if r.get("reps")},
+             "repeats": rec["repeats"],
+             **{k: rec[k] for k in ("revision", "dirty", "started_utc", "command",
+                                    "versions")}}
     key = machine_key(rec)
     old = by_machine.get(key)
-    if old is None or old["started_utc"] < rec["started_utc"]:   # rendering writes nothing
-        by_machine[key] = {"ratios": ratios, "repeats": rec["repeats"],
-                           **{k: rec[k] for k in ("revision", "dirty", "started_utc",
-                                                  "command", "versions")}}
+    if old is None or old["started_utc"] < rec["started_utc"] or (   # rendering the
+            old["started_utc"] == rec["started_utc"] and old != entry):  # same run: no-op
+        by_machine[key] = entry
         record.write(BY_MACHINE, {"machines": by_machine})
     return by_machine
 
 
 def machines_table(by_machine):
     """The markdown table of rnn_tf's ratio to keras SimpleRNN per config, one row per
-    machine, each with the revision and date of its run."""
+    machine, each ratio with its per-round spread (lowest to highest) and each row with
+    the revision and date of its run; then a line naming the configs whose ratio differs
+    from machine to machine (their spreads do not overlap)."""
     lines = ["| machine | " + " | ".join(CONFIGS_BY_MACHINE) + " | measured at |",
              "|---|" + "---|" * len(CONFIGS_BY_MACHINE) + "---|"]
     for key, e in sorted(by_machine.items()):
-        ratios = " | ".join(f"{e['ratios'][c]:.2f}×" for c in CONFIGS_BY_MACHINE)
-        lines.append(f"| {key} | {ratios} | {e['revision'][:7]}"
+        cells = []
+        for c in CONFIGS_BY_MACHINE:
+            low_high = e.get("spreads", {}).get(c)
+            cells.append(f"{e['ratios'][c]:.2f}×" + (
+                f" ({low_high[0]:.2f} to {low_high[1]:.2f})" if low_high else ""))
+        lines.append(f"| {key} | {' | '.join(cells)} | {e['revision'][:7]}"
                      f"{' (dirty tree)' if e['dirty'] else ''}, {e['started_utc']} |")
+    lines.append("")
+    if len(by_machine) < 2:
+        lines.append("One machine has run it, so no ratio can be compared across machines "
+                     "yet; a run on another machine adds its row.")
+    else:
+        differ = [c for c in CONFIGS_BY_MACHINE if _machines_differ(by_machine, c)]
+        lines.append("Differs by machine beyond the per-round spread: " + (
+            ", ".join(f"{c} ({_range(by_machine, c)})" for c in differ) if differ
+            else "none of the four") + ".")
     return "\n".join(lines)
+
+
+def _spread(entry, config):
+    return tuple(entry.get("spreads", {}).get(config) or [entry["ratios"][config]] * 2)
+
+
+def _machines_differ(by_machine, config):
+    """True when two machines' per-round ranges of `config`'s ratio do not overlap."""
+    ranges = [_spread(e, config) for e in by_machine.values()]
+    return max(low for low, _ in ranges) > min(high for _, high in ranges)
+
+
+def _range(by_machine, config):
+    ratios = sorted(e["ratios"][config] for e in by_machine.values())
+    return f"{ratios[0]:.2f}× to {ratios[-1]:.2f}×"
 
 
 def round_ratios(rec, row):

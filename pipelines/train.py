@@ -182,7 +182,9 @@ def main(argv):
     from pipelines import distribute
     distribute.configure_devices(config)       # before TensorFlow's runtime starts
     startup.run_first_op()                     # oneDNN's int32 notice, captured
-    results = run_pipeline(config, workdir, FLAGS.stages, FLAGS.resume, FLAGS.overwrite)
+    # each line goes out when it is said, also into a pipe (`| tee`, a supervisor's log)
+    results = run_pipeline(config, workdir, FLAGS.stages, FLAGS.resume, FLAGS.overwrite,
+                           log=lambda line: print(line, flush=True))
     if "export" in results:
         print(f"SavedModel: {os.path.abspath(results['export'])}/saved_model")
     print(f"TensorBoard: tensorboard --logdir {os.path.abspath(workdir)}/train/logs")

@@ -49,6 +49,50 @@ def test_throughput_and_latency_sections_are_the_tables_of_their_records():
     assert record.section(text, "generation_latency", generation_latency.table(rec)) == text
 
 
+def _throughput_run(cpu, started, ratios):
+    """A vanilla train_throughput record of the four configs on machine `cpu` whose
+    rnn_tf/keras ratio per round is ratios[config] (a list, one per round)."""
+    rows = []
+    for config, per_round in ratios.items():
+        rows.append({"config": config, "variant": "keras", "reps": [100.0] * len(per_round),
+                     "ratio_vs_keras": 1.0})
+        rows.append({"config": config, "variant": "rnn_tf",
+                     "reps": [100.0 * r for r in per_round],
+                     "ratio_vs_keras": sorted(per_round)[len(per_round) // 2]})
+    return {"cell": "vanilla", "repeats": 3, "rows": rows, "revision": "a" * 40,
+            "dirty": False, "started_utc": started, "command": "train_throughput.py",
+            "versions": {}, "machine": {"cpu": cpu, "cores": 2, "memory_gib": 8.0}}
+
+
+def test_the_by_machine_table_keeps_one_row_per_machine_and_names_what_differs(
+        tmp_path, monkeypatch):
+    from benchmarks import train_throughput
+    monkeypatch.setattr(train_throughput, "BY_MACHINE", str(tmp_path / "by_machine.json"))
+    same = {"char": [1.4, 1.5, 1.6], "seed": [1.6, 1.7, 1.8], "long": [2.3, 2.4, 2.5]}
+    first = train_throughput.file_by_machine(_throughput_run(
+        "CPU A", "2026-01-01T00:00:00+00:00", {**same, "wide": [1.5, 1.55, 1.6]}))
+    table = train_throughput.machines_table(first)
+    assert "| CPU A, 2 cores, 8.0 GiB | 1.50× (1.40 to 1.60) |" in table
+    assert "One machine has run it" in table
+    older_b = _throughput_run("CPU B", "2026-01-02T00:00:00+00:00",
+                              {**same, "wide": [0.7, 0.8, 0.9]})
+    newer_b = _throughput_run("CPU B", "2026-01-03T00:00:00+00:00",
+                              {**same, "wide": [1.0, 1.1, 1.2]})
+    train_throughput.file_by_machine(newer_b)
+    both = train_throughput.file_by_machine(older_b)    # older than the filed run: kept out
+    assert both["CPU B, 2 cores, 8.0 GiB"]["started_utc"] == newer_b["started_utc"]
+    table = train_throughput.machines_table(both)
+    rows = [line for line in table.splitlines() if line.startswith("| CPU")]
+    assert [r.split(" |")[0] for r in rows] == ["| CPU A, 2 cores, 8.0 GiB",
+                                                "| CPU B, 2 cores, 8.0 GiB"]
+    assert "| 1.10× (1.00 to 1.20) |" in rows[1]
+    # wide's ranges (1.40-1.60 against 1.00-1.20) do not overlap; the others are equal
+    assert table.endswith("Differs by machine beyond the per-round spread: "
+                          "wide (1.10× to 1.55×).")
+    with open(train_throughput.BY_MACHINE) as f:
+        assert set(json.load(f)["machines"]) == set(both)
+
+
 def test_export_latency_section_is_the_table_of_its_record():
     """docs/speed.md's export table is its record's, and the record measured the library's
     unroll under every process setting, beside the in-process generator."""
