@@ -86,7 +86,7 @@ KERAS_ARCH = ("char_lm_vanilla", "char_lm_gru", "char_lm_deep", "sentiment", "up
 
 # tasks whose config has the `char_lm` variant: the recipe with pretrained character-LM
 # states (rnn_tf.CharLMEmbedding, the LMs of configs/char_lm_english.py)
-CHAR_LM = ("sentiment", "upos")
+CHAR_LM = ("sentiment", "upos", "dates")
 
 
 def run_ours(task, variant="", name=None, overrides=None):

@@ -9,11 +9,15 @@ lower / title case, single, doubled, padded or tight spacing).
 Model: characters (lower-cased) -> GRU encoder -> Bahdanau attention -> GRU decoder over
 the ISO characters; greedy decoding. The checkpoint with the lowest validation loss is kept
 (`train.monitor='loss'`): exact match saturates at 100% on validation. No pretrained
-character-LM features (`model.char_lm = ()`): the encoder can read them per source
-character, but configs/char_lm_english.py's LMs read English prose, not dates in 20 locales.
+character-LM features (`model.char_lm = ()`): configs/char_lm_english.py's LMs read English
+prose, not dates in 20 locales. The `char_lm` variant adds their frozen states, which the
+encoder reads beside each source character (run the LMs' two commands first): the
+seq2seq encoder's with/without comparison.
 
 Command:
     python -m pipelines.train --config=configs/dates.py --workdir=runs/dates
+With the pretrained character-LM states:
+    python -m pipelines.train --config=configs/dates.py:char_lm --workdir=runs/dates_char_lm
 Smoke run:
     python -m pipelines.train --config=configs/dates.py:tiny --workdir=/tmp/dates
 Expected: validation 1.000, test 1.000 exact_match in 5.3 min on 2 cores, against the Keras
@@ -75,7 +79,9 @@ def get_config(variant=None):
     elif variant == "keras_arch":
         supervised.keras_arch(c, "Embedding(16) + GRU(128) encoder, GRU(128) decoder",
                              attention=False, source_embedding_dim=16)
+    elif variant == "char_lm":
+        c.model.char_lm = supervised.ENGLISH_CHAR_LMS
     elif variant:
-        raise ValueError(f"unknown config variant {variant!r}; use 'tiny', 'keras_arch' "
-                         "or none")
+        raise ValueError(f"unknown config variant {variant!r}; use 'tiny', 'keras_arch', "
+                         "'char_lm' or none")
     return c
