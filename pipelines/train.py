@@ -182,9 +182,7 @@ def main(argv):
     from pipelines import distribute
     distribute.configure_devices(config)       # before TensorFlow's runtime starts
     startup.run_first_op()                     # oneDNN's int32 notice, captured
-    # each line goes out when it is said, also into a pipe (`| tee`, a supervisor's log)
-    results = run_pipeline(config, workdir, FLAGS.stages, FLAGS.resume, FLAGS.overwrite,
-                           log=lambda line: print(line, flush=True))
+    results = run_pipeline(config, workdir, FLAGS.stages, FLAGS.resume, FLAGS.overwrite)
     if "export" in results:
         print(f"SavedModel: {os.path.abspath(results['export'])}/saved_model")
     print(f"TensorBoard: tensorboard --logdir {os.path.abspath(workdir)}/train/logs")
@@ -219,6 +217,8 @@ def _help(argv):
 
 def run():
     logging.set_verbosity(logging.WARNING)
+    # each line goes out when it is said, also into a pipe (`| tee`, a supervisor's log)
+    sys.stdout.reconfigure(line_buffering=True)
     if any(a in ("--help", "-h", "-?", "--helpshort") for a in sys.argv[1:]):
         _help(sys.argv)
         return
