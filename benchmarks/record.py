@@ -104,6 +104,7 @@ DOCUMENTS = {
     "dates_probe": "RESULTS.md",
     "char_lm_pretraining": "RESULTS.md",
     "sentiment_cross_domain": "RESULTS.md",
+    "sentiment_transfer": "RESULTS.md",
     "train_throughput": "docs/speed.md",
     "train_throughput_by_machine": "docs/speed.md",
     "generation_latency": "docs/speed.md",

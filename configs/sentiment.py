@@ -28,7 +28,8 @@ Trained on one source and scored on the other source's sentences outside this co
 validation and test splits: `python benchmarks/sentiment_cross_domain.py --seeds 0 1 2`,
 with `--set model.lexicon=vader` or `--set model.lexicon=` to compare the lexicon settings;
 `--record` compares this config without and with the character-LM states and writes the
-table of results.
+table of results. `python benchmarks/sentiment_transfer.py` scores, on the same sentences,
+VADER's summed ratings alone and a linear probe of the character-LM states.
 """
 
 import os

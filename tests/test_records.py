@@ -222,3 +222,36 @@ def test_shape_sweep_section_is_the_table_of_its_record():
     summary = shape_sweep.summary(rec)
     for key in summary["below_keras"] + summary["below_torch"]:
         assert key in text
+
+
+def test_sentiment_transfer_table_is_the_table_of_its_record():
+    from benchmarks import sentiment_transfer
+    rec = record.read(sentiment_transfer.RECORD)
+    assert not rec["dirty"] and set(rec["results"]) == {"lexicon rule", "char-LM probe"}
+    for runs in rec["results"].values():
+        assert set(runs) == {"amazon->imdb", "imdb->amazon"}
+    text = record.read_document("sentiment_transfer")
+    assert record.section(text, "sentiment_transfer", sentiment_transfer.table(rec)) == text
+
+
+def test_transfer_probe_fits_a_separable_set_and_its_penalty_shrinks_to_the_prior():
+    import numpy as np
+    from benchmarks.sentiment_transfer import fit_logistic
+    rng = np.random.default_rng(0)
+    y = np.arange(200) % 2
+    x = rng.normal(size=(200, 5)) + 3.0 * y[:, None] * np.array([1, -1, 0, 0, 0])
+    assert np.mean(fit_logistic(x, y, 1e-3)(x) == y) > 0.95
+    # an overwhelming penalty leaves the bias alone: every sentence gets the majority class
+    tilted = np.concatenate([y, np.ones(50, int)])
+    x2 = np.concatenate([x, rng.normal(size=(50, 5))])
+    assert fit_logistic(x2, tilted, 1e4)(x2).all()
+
+
+def test_lexicon_rule_sums_vader_ratings_with_negation():
+    from benchmarks.sentiment_transfer import lexicon_rule
+    from pipelines import lexicon
+    valence = lexicon.Valence(lexicon.vader_ratings(), lexicon.vader_negators())
+    positive, rated = lexicon_rule(valence, ["A great phone.", "It is not great.",
+                                             "The screen is six inches wide."])
+    assert positive.tolist() == [True, False, False]
+    assert rated.tolist() == [True, True, False]
