@@ -33,6 +33,7 @@ from benchmarks import record  # noqa: E402
 
 RECORD = os.path.join(ROOT, "benchmarks", "records", "sentiment_transfer.json")
 L2_GRID = (1e-3, 1e-2, 1e-1, 1.0)
+ROWS = ("lexicon rule", "char-LM probe")
 
 
 def fit_logistic(x, y, l2, steps=2000):
@@ -90,7 +91,7 @@ def measure():
     manual_dir = os.path.join(supervised.data_root(), "sentiment_labelled_sentences")
     valence = lexicon.Valence(lexicon.vader_ratings(), lexicon.vader_negators())
     layer = rnn_tf.CharLMEmbedding(*_lm_paths())
-    out = {"lexicon rule": {}, "char-LM probe": {}}
+    out = {name: {} for name in ROWS}
     for train_on in SOURCES:
         test_on = [s for s in SOURCES if s != train_on][0]
         key = f"{train_on}->{test_on}"
@@ -125,7 +126,8 @@ def table(rec):
     """RESULTS.md's table, from the record."""
     lines = ["| baseline | other domain, mean | per direction (trained on -> scored on) | "
              "in-domain test, mean |", "|---|---|---|---|"]
-    for name, runs in rec["results"].items():
+    for name in ROWS:                    # the record's keys are sorted
+        runs = rec["results"][name]
         mean = np.mean([r["other_domain"] for r in runs.values()])
         each = ", ".join(f"{k} {r['other_domain']:.3f}" for k, r in runs.items())
         inside = [r["in_domain_test"] for r in runs.values() if "in_domain_test" in r]
