@@ -20,9 +20,9 @@ baseline(s) at the same budget: Embedding(64) + Bidirectional(GRU(64)) 0.840 / 0
 (1-2 grams) logistic regression 0.820 / 0.825 (the `sentiment` row of
 benchmarks/results.json, `python benchmarks/results_table.py --task=sentiment`; 2dcefe4,
 2026-12-06 23:40 UTC, 2-core AMD EPYC). With the frozen pretrained character-LM states
-(`:char_lm`), against this recipe without them in the same run: validation 0.845 against
-0.875, test 0.805 against 0.910 (`python benchmarks/results_table.py --char-lm`; c537d11,
-2026-12-07 06:05 UTC, 2-core AMD EPYC).
+(`:char_lm`), against this recipe without them in the same run: validation 0.855 against
+0.875, test 0.795 against 0.910 (`python benchmarks/results_table.py --char-lm`; 4d0bfe0,
+2026-12-07 18:52 UTC, 2-core AMD EPYC).
 
 Trained on one source and scored on the other source's sentences outside this config's
 validation and test splits: `python benchmarks/sentiment_cross_domain.py --seeds 0 1 2`,
