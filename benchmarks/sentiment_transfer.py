@@ -146,7 +146,11 @@ def main():
     if args.table:
         print(table(record.read(RECORD)))
         return
-    rec = dict(record.start(), results=measure())
+    from configs import supervised
+    from pipelines.tasks import pretrained
+    rec = dict(record.start(), results=measure(),       # which LM files the probe read
+               char_lm_files=pretrained.files_digest(supervised.ENGLISH_CHAR_LMS)[
+                   "char_lm_files"])
     if args.record:
         rec = record.write(RECORD, rec)
         record.write_section("sentiment_transfer", table(rec))

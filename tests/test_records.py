@@ -228,6 +228,7 @@ def test_sentiment_transfer_table_is_the_table_of_its_record():
     from benchmarks import sentiment_transfer
     rec = record.read(sentiment_transfer.RECORD)
     assert not rec["dirty"] and set(rec["results"]) == {"lexicon rule", "char-LM probe"}
+    assert len(rec["char_lm_files"]) == 4          # both LMs and their vocabularies
     for runs in rec["results"].values():
         assert set(runs) == {"amazon->imdb", "imdb->amazon"}
     text = record.read_document("sentiment_transfer")
