@@ -9,11 +9,11 @@ validation and test splits), so they sit beside that script's table.
     python benchmarks/sentiment_transfer.py --table    # the committed record's table
 
 - lexicon rule: a sentence is positive when the sum of its words' VADER ratings, with
-  VADER's negation rule (`pipelines.lexicon.Valence`, the classifier's own features), is
-  above 0. Nothing is trained; the row also gives the share of sentences with no rated
+  VADER's negation rule (the classifier's own lexicon features, `model.lexicon` of
+  configs/sentiment.py), is above 0. Nothing is trained; the row also gives the share of sentences with no rated
   word, where the rule says negative.
-- char-LM probe: each sentence's word states from the LMs of configs/char_lm_english.py
-  (`rnn_tf.CharLMEmbedding`, frozen), pooled as [mean over words; max over words]
+- char-LM probe: each sentence's word states from the LMs that configs/sentiment.py's
+  `char_lm` variant names (configs/char_lm_english.py's; `rnn_tf.CharLMEmbedding`, frozen), pooled as [mean over words; max over words]
   <float32>[2 * 2 * units], standardised on the training sentences, then L2-regularised
   logistic regression on the source's train split (800 sentences). The L2 weight is the
   one of `L2_GRID` with the best accuracy on the source's validation split.
@@ -54,63 +54,64 @@ def fit_logistic(x, y, l2, steps=2000):
     return lambda z: ((np.asarray(z, np.float64) - mean) / std) @ w + b > 0
 
 
-def lexicon_rule(valence, sentences):
-    """<bool>[N] positive by the summed ratings, and <bool>[N] whether a sentence has any
-    rated word; `valence` is a `pipelines.lexicon.Valence`."""
-    from pipelines import text
-    per_word = valence(text.word_tokens(sentences)).to_list()
+def sentiment_task(variant="char_lm"):
+    """The sentiment classifier's task (configs/sentiment.py), whose tokens, lexicon and
+    LM words the baselines read, so that they see a sentence as the classifier does."""
+    from configs import sentiment
+    from pipelines import tasks
+    return tasks.get(sentiment.get_config(variant))
+
+
+def lexicon_rule(task, sentences):
+    """<bool>[N] positive by the summed ratings of the classifier's lexicon features
+    (`task.valence` on `task.tokens`), and <bool>[N] whether a sentence has a rated word."""
+    per_word = task.valence(task.tokens(sentences)).to_list()
     return (np.array([sum(v) for v in per_word]) > 0,
             np.array([any(x != 0 for x in v) for v in per_word]))
 
 
-def pooled_states(layer, sentences):
-    """<float32>[N, 4 * units]: [mean; max] over each sentence's words of the LM states
-    `layer` (a `rnn_tf.CharLMEmbedding`) gives them, the words tokenised as the classifier
-    gives them to the LMs."""
-    from pipelines import text
+def pooled_states(task, layer, table, sentences):
+    """<float32>[N, 4 * units]: [mean; max] over each sentence's words (`task.lm_words`,
+    as the classifier gives them to the LMs) of the states `layer`, a
+    `rnn_tf.CharLMEmbedding`, gives them; `table` maps characters to the LMs' ids."""
     from pipelines.tasks import pretrained
-    words = pretrained.at_least_one_word(text.word_tokens(sentences, lower=False))
-    table = pretrained.lm_table(pretrained.char_lm_vocab(_lm_paths()))
-    states = pretrained.lm_states(layer, pretrained.lm_features(words, table))
-    return np.stack([np.concatenate([s.numpy().mean(0), s.numpy().max(0)]) for s in states])
+    states = pretrained.lm_states(layer, pretrained.lm_features(task.lm_words(sentences),
+                                                                table))
+    return np.stack([np.concatenate([w.mean(0), w.max(0)])
+                     for w in (s.numpy() for s in states)])
 
 
-def _lm_paths():
-    from configs import supervised
-    return [os.path.join(ROOT, p) for p in supervised.ENGLISH_CHAR_LMS]
-
-
-def measure():
+def measure(task):
     """{"lexicon rule": {...}, "char-LM probe": {...}}, each with per-direction results."""
     import rnn_tf
     from benchmarks.sentiment_cross_domain import proxy_rows
-    from configs import supervised
-    from pipelines import lexicon
     from pipelines.datasets.sentiment_labelled_sentences import (SOURCES, read_lines,
                                                                  split_indices)
-    manual_dir = os.path.join(supervised.data_root(), "sentiment_labelled_sentences")
-    valence = lexicon.Valence(lexicon.vader_ratings(), lexicon.vader_negators())
-    layer = rnn_tf.CharLMEmbedding(*_lm_paths())
+    from pipelines.tasks import pretrained
+    manual_dir = task.config.data.manual_dir
+    paths = [os.path.join(ROOT, p) for p in task.config.model.char_lm]
+    layer = rnn_tf.CharLMEmbedding(*paths)
+    table = pretrained.lm_table(pretrained.char_lm_vocab(paths))
     out = {name: {} for name in ROWS}
     for train_on in SOURCES:
         test_on = [s for s in SOURCES if s != train_on][0]
         key = f"{train_on}->{test_on}"
         other = proxy_rows(manual_dir, test_on)
         y_other = np.array([r[2] for r in other])
-        positive, rated = lexicon_rule(valence, [r[1] for r in other])
+        positive, rated = lexicon_rule(task, [r[1] for r in other])
         out["lexicon rule"][key] = {"other_domain": float(np.mean(positive == y_other)),
                                     "unrated_share": float(np.mean(~rated)),
                                     "other_domain_sentences": len(other)}
         rows = read_lines(manual_dir, (train_on,))
         split = split_indices(len(rows))
-        x = {name: pooled_states(layer, [rows[i][1] for i in idx])
+        x = {name: pooled_states(task, layer, table, [rows[i][1] for i in idx])
              for name, idx in split.items()}
         y = {name: np.array([rows[i][2] for i in idx]) for name, idx in split.items()}
         scores = {l2: float(np.mean(fit_logistic(x["train"], y["train"], l2)(x["validation"])
                                     == y["validation"])) for l2 in L2_GRID}
         l2 = max(L2_GRID, key=lambda v: (scores[v], v))      # ties: the stronger penalty
         predict = fit_logistic(x["train"], y["train"], l2)
-        x_other = pooled_states(layer, [r[1] for r in other])
+        x_other = pooled_states(task, layer, table, [r[1] for r in other])
         out["char-LM probe"][key] = {
             "l2": l2, "validation": scores[l2],
             "in_domain_test": float(np.mean(predict(x["test"]) == y["test"])),
@@ -146,15 +147,15 @@ def main():
     if args.table:
         print(table(record.read(RECORD)))
         return
-    from configs import supervised
     from pipelines.tasks import pretrained
-    rec = dict(record.start(), results=measure(),       # which LM files the probe read
-               char_lm_files=pretrained.files_digest(supervised.ENGLISH_CHAR_LMS)[
+    task = sentiment_task()
+    rec = dict(record.start(), results=measure(task),   # which LM files the probe read
+               char_lm_files=pretrained.files_digest(task.config.model.char_lm)[
                    "char_lm_files"])
     if args.record:
         rec = record.write(RECORD, rec)
         record.write_section("sentiment_transfer", table(rec))
-    print(table(dict(rec, finished_utc=rec.get("finished_utc", ""))))
+    print(table(rec))
 
 
 if __name__ == "__main__":

@@ -249,10 +249,8 @@ def test_transfer_probe_fits_a_separable_set_and_its_penalty_shrinks_to_the_prio
 
 
 def test_lexicon_rule_sums_vader_ratings_with_negation():
-    from benchmarks.sentiment_transfer import lexicon_rule
-    from pipelines import lexicon
-    valence = lexicon.Valence(lexicon.vader_ratings(), lexicon.vader_negators())
-    positive, rated = lexicon_rule(valence, ["A great phone.", "It is not great.",
-                                             "The screen is six inches wide."])
+    from benchmarks.sentiment_transfer import lexicon_rule, sentiment_task
+    positive, rated = lexicon_rule(sentiment_task(), ["A great phone.", "It is not great.",
+                                                      "The screen is six inches wide."])
     assert positive.tolist() == [True, False, False]
     assert rated.tolist() == [True, True, False]
